@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -30,10 +32,14 @@ PAGES_WITH_CODE = [p for p in PAGES if _blocks(p)]
 def test_python_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SYNCLINE_HOME", str(tmp_path / "home"))
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    # A real module, so that pydantic and dataclasses resolve names as they
+    # would in a reader's file; no __future__ flags leak in from this file.
+    module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
     for line, code in _blocks(page):
         try:
-            exec(compile(code, f"{page.relative_to(ROOT)}:{line}", "exec"), namespace)
+            code_object = compile(code, f"{page.relative_to(ROOT)}:{line}", "exec", dont_inherit=True)
+            exec(code_object, module.__dict__)
         except Exception as exc:
             raise AssertionError(
                 f"the example at {page.relative_to(ROOT)} line {line} failed: "
