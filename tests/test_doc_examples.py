@@ -38,7 +38,9 @@ def test_python_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, module.__name__, module)
     for line, code in _blocks(page):
         try:
-            code_object = compile(code, f"{page.relative_to(ROOT)}:{line}", "exec", dont_inherit=True)
+            code_object = compile(
+                code, f"{page.relative_to(ROOT)}:{line}", "exec", dont_inherit=True
+            )
             exec(code_object, module.__dict__)
         except Exception as exc:
             raise AssertionError(

@@ -37,7 +37,9 @@ def connectors(
         print_json(
             {
                 "connectors": rows,
-                "load_failures": [{"entry_point": f.entry_point, "error": f.error} for f in failures],
+                "load_failures": [
+                    {"entry_point": f.entry_point, "error": f.error} for f in failures
+                ],
             }
         )
     else:

@@ -137,7 +137,9 @@ def check_class(spec: ApplicationSpec, cls: type) -> None:
     def need(name: str, because: str) -> None:
         method = getattr(cls, name, None)
         if method is None:
-            problems.append(f"{because} but the class has no method {name!r}; add `{_SIGNATURES[name]}`")
+            problems.append(
+                f"{because} but the class has no method {name!r}; add `{_SIGNATURES[name]}`"
+            )
         elif not inspect.iscoroutinefunction(method):
             problems.append(f"method {name!r} must be async; write `{_SIGNATURES[name]}`")
 
@@ -165,7 +167,10 @@ def check_class(spec: ApplicationSpec, cls: type) -> None:
             need(name, why)
     else:
         for name in ("send_events", "preview_send_events"):
-            forbid(name, "as_destination does not declare target 'events'; declare it or remove the method")
+            forbid(
+                name,
+                "as_destination does not declare target 'events'; declare it or remove the method",
+            )
     if spec.has_settings:
         if spec.settings is None:
             problems.append(

@@ -469,8 +469,7 @@ class ApplicationSpec:
     @property
     def has_settings(self) -> bool:
         return any(
-            role is not None and role.has_settings
-            for role in (self.as_source, self.as_destination)
+            role is not None and role.has_settings for role in (self.as_source, self.as_destination)
         )
 
     def source_targets(self) -> tuple[str, ...]:
