@@ -53,10 +53,15 @@ def connectors(
             table.add_row(
                 row["code"],
                 row["label"],
-                ", ".join(row["reads"]) or "-",
-                ", ".join(row["writes"]) or "-",
+                _targets(row["reads"]),
+                _targets(row["writes"]),
                 "yes" if row["events"] else "-",
             )
         Console().print(table)
     for failure in failures:
         warn(f"connector entry point {failure.entry_point} failed to load: {failure.error}")
+
+
+def _targets(targets: list[str]) -> str:
+    # Databases and files declare "*": they take any target, placed by the pipeline's options.
+    return ", ".join("any" if t == "*" else t for t in targets) or "-"
