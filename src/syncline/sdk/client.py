@@ -55,7 +55,9 @@ class HttpClient(Protocol):
         ``AuthError`` (401, after one token refresh and retry for OAuth groups;
         403), ``RateLimited`` (429), ``RetryableError`` (retryable 5xx, network
         errors, timeouts), ``PermanentError`` (the rest). A request that is not
-        idempotent is sent at most once, whatever happens.
+        idempotent is sent at most once, whatever the app answers — except after
+        a 401 on an OAuth group, which the app refused without acting on it: it
+        goes once more with a refreshed token.
         """
         ...
 
