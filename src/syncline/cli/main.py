@@ -20,6 +20,8 @@ import typer
 from syncline.cli import apply as apply_cmd
 from syncline.cli import connections as connections_cmd
 from syncline.cli import connectors as connectors_cmd
+from syncline.cli import new as new_cmd
+from syncline.cli import sandbox as sandbox_cmd
 
 app = typer.Typer(
     name="syncline",
@@ -55,6 +57,8 @@ def workspace(
 app.command("connectors")(connectors_cmd.connectors)
 app.command("apply")(apply_cmd.apply)
 app.add_typer(connections_cmd.app, name="connections")
+app.command("sandbox")(sandbox_cmd.sandbox)
+app.add_typer(new_cmd.app, name="new")
 
 
 def main() -> None:

@@ -15,12 +15,15 @@ transport. Start it as an async context manager, or from a thread for sync code:
 
 How a request is answered, first rule that applies:
 
+0. an interceptor (:meth:`FaultServer.intercept`) that returns a step — fault
+   modes and vendor rate limits of a sandbox;
 1. the rate limit (:meth:`FaultServer.rate_limit`) answers 429 when its bucket is empty;
 2. the next unused step of a script for the request's path (:meth:`FaultServer.script`);
 3. the most recently added route whose method and path pattern match (:meth:`FaultServer.route`);
 4. otherwise ``404`` with a JSON error.
 
-A step or a handler's result is a status code (empty body), a :class:`Reply`
+Transforms (:meth:`FaultServer.transform`) then change the chosen reply (a
+sandbox's slow and truncated-body fault modes). A step or a handler's result is a status code (empty body), a :class:`Reply`
 (status, body, headers, ``Retry-After``, delays, trickled or truncated body), a
 fault (:data:`RESET`: abort the connection with a TCP RST; :data:`HANG`: never
 answer), or any other value, which is sent as a ``200`` JSON body.
@@ -64,11 +67,13 @@ __all__ = [
     "FaultServer",
     "Handler",
     "Hang",
+    "Interceptor",
     "RateLimitRule",
     "ReceivedRequest",
     "Reply",
     "Reset",
     "Step",
+    "Transform",
 ]
 
 log = logging.getLogger("syncline.sdk.testing.server")
@@ -173,6 +178,10 @@ HANG = Hang()
 Step: TypeAlias = int | Reply | Reset | Hang
 Handler: TypeAlias = Callable[[ReceivedRequest], Any]
 """``handler(request)`` returns (or awaits to) a Step, or a value sent as 200 JSON."""
+Interceptor: TypeAlias = Callable[[ReceivedRequest], Step | None]
+"""``interceptor(request)`` returns a Step to answer with, or None to go on."""
+Transform: TypeAlias = Callable[[ReceivedRequest, "Reply"], "Reply"]
+"""``transform(request, reply)`` returns the reply to send instead (or ``reply`` itself)."""
 
 _JSON_TYPE = {"content-type": "application/json"}
 
@@ -242,6 +251,8 @@ class FaultServer:
         self._routes: list[_Route] = []
         self._scripts: dict[tuple[str | None, str], deque[Step]] = {}
         self._limits: list[RateLimitRule] = []
+        self._interceptors: list[Interceptor] = []
+        self._transforms: list[Transform] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping: asyncio.Event | None = None
@@ -289,9 +300,29 @@ class FaultServer:
         self._limits.append(rule)
         return rule
 
+    def intercept(self, interceptor: Interceptor) -> Callable[[], None]:
+        """Consult ``interceptor`` before anything else for every request.
+
+        It returns a step to answer with, or None to let the rate limits,
+        scripts and routes answer. Interceptors run in the order they were
+        added; the first step wins. Returns a function that removes it.
+        """
+        self._interceptors.append(interceptor)
+        return lambda: self._interceptors.remove(interceptor)
+
+    def transform(self, transform: Transform) -> Callable[[], None]:
+        """Pass every reply (not resets or hangs) through ``transform`` before it is sent.
+
+        Transforms run in the order they were added. Returns a function that removes it.
+        """
+        self._transforms.append(transform)
+        return lambda: self._transforms.remove(transform)
+
     def clear(self) -> None:
-        """Forget the log, scripts, rate limits and routes."""
+        """Forget the log, scripts, rate limits, interceptors, transforms and routes."""
         self.log.clear()
+        self._interceptors.clear()
+        self._transforms.clear()
         self._scripts.clear()
         self._limits.clear()
         self._routes.clear()
@@ -418,9 +449,15 @@ class FaultServer:
             await self._hang(reader)
             return False
         reply = step if isinstance(step, Reply) else Reply(step)
+        for transform in list(self._transforms):
+            reply = transform(request, reply)
         return await self._write_reply(conn, writer, request, reply)
 
     async def _decide(self, request: ReceivedRequest) -> Step:
+        for interceptor in list(self._interceptors):
+            step = interceptor(request)
+            if step is not None:
+                return step
         now = time.monotonic()
         for rule in self._limits:
             if request.path.startswith(rule.prefix):
