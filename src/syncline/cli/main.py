@@ -21,7 +21,10 @@ from syncline.cli import apply as apply_cmd
 from syncline.cli import connections as connections_cmd
 from syncline.cli import connectors as connectors_cmd
 from syncline.cli import new as new_cmd
+from syncline.cli import run as run_cmd
+from syncline.cli import runs as runs_cmd
 from syncline.cli import sandbox as sandbox_cmd
+from syncline.cli import worker as worker_cmd
 
 app = typer.Typer(
     name="syncline",
@@ -58,6 +61,9 @@ app.command("connectors")(connectors_cmd.connectors)
 app.command("apply")(apply_cmd.apply)
 app.add_typer(connections_cmd.app, name="connections")
 app.command("sandbox")(sandbox_cmd.sandbox)
+app.command("run")(run_cmd.run)
+app.command("runs")(runs_cmd.runs)
+app.command("worker")(worker_cmd.worker)
 app.add_typer(new_cmd.app, name="new")
 
 

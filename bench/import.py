@@ -1,0 +1,402 @@
+"""Import throughput and memory: the real engine against the bare fetch-and-parse ceiling.
+
+A local paginated API runs in a separate process and serves pre-rendered pages
+(so the server stays cheap) of records with 25 properties. Measured, with
+several interleaved repetitions and medians:
+
+* **ceiling** — a bare loop that fetches every page with httpx and parses it
+  with orjson, nothing else;
+* **engine → SQLite** and **engine → JSONL** — a full import through
+  :func:`syncline.engine.runs.launch.run_pipeline` (what ``syncline run``
+  calls): the managed HTTP client, the connector building ``Record`` values,
+  compiled validation, batching, ``upsert()`` into the destination and a
+  durable checkpoint per batch.
+
+``--rss`` measures the peak RSS of an engine import (SQLite destination) at
+several record counts, each in a fresh process.
+
+    .venv/bin/python bench/import.py --records 200000 --repeat 5
+    .venv/bin/python bench/import.py --rss 200000,500000,1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import orjson
+from pydantic import BaseModel
+
+from syncline.sdk.env import Env, Problem
+from syncline.sdk.protocols import RecordsPage
+from syncline.sdk.records import Record
+from syncline.sdk.registry import connector
+from syncline.sdk.spec import ApplicationSpec, AsSource, EndpointGroup, RateLimit
+from syncline.types import Boolean, DateTime, Float, Int, Object, Property, Role, String
+
+STRINGS = ["email", "first_name", "last_name", "company", "title", "city", "country",
+           "phone", "plan", "source", "utm_campaign", "language"]  # fmt: skip
+INTS = ["score", "visits", "age", "employees", "orders"]
+FLOATS = ["revenue", "ltv", "churn_risk"]
+BOOLS = ["active", "verified", "newsletter"]
+TIMES = ["created_at", "last_seen"]
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+BATCH = 5000  # records per checkpoint (the pipeline's batch_size)
+
+
+# -- the API server (separate process) --------------------------------------
+
+
+def record(i: int) -> dict[str, Any]:
+    props: dict[str, Any] = {name: f"{name}-{i % 9973}" for name in STRINGS}
+    props["email"] = f"user{i}@example.com"
+    props.update({name: (i * 7 + k) % 100_000 for k, name in enumerate(INTS)})
+    props.update({name: (i % 1000) / 7.0 + k for k, name in enumerate(FLOATS)})
+    props.update({name: (i + k) % 2 == 0 for k, name in enumerate(BOOLS)})
+    stamp = (EPOCH + timedelta(seconds=i)).isoformat()
+    props.update({name: stamp for name in TIMES})
+    return {"id": f"u{i}", "updated_at": stamp, "properties": props}
+
+
+def render(records: int, page_size: int, page: int) -> bytes:
+    start = page * page_size
+    end = min(records, start + page_size)
+    following = str(page + 1) if end < records else None
+    return orjson.dumps({"data": [record(i) for i in range(start, end)], "next": following})
+
+
+class _Http(asyncio.Protocol):
+    """Just enough HTTP/1.1 keep-alive for GET /users?after=N&limit=M."""
+
+    def __init__(self, pages: dict[int, list[bytes]] | None, records: int) -> None:
+        self.pages = pages
+        self.records = records
+        self.buffer = b""
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while b"\r\n\r\n" in self.buffer:
+            head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+            target = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
+            query = parse_qs(urlsplit(target).query)
+            page = int(query.get("after", ["0"])[0])
+            limit = int(query.get("limit", ["100"])[0])
+            if self.pages is not None:
+                body = self.pages[limit][page]
+            else:
+                body = render(self.records, limit, page)
+            self.transport.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
+                % len(body)
+                + body
+            )
+
+
+def serve(records: int, page_sizes: list[int], prerender: bool) -> None:
+    pages = None
+    if prerender:
+        pages = {
+            size: [render(records, size, p) for p in range(-(-records // size))]
+            for size in page_sizes
+        }
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: _Http(pages, records), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        print(f"http://127.0.0.1:{port}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def start_server(
+    records: int, page_sizes: list[int], prerender: bool
+) -> tuple[subprocess.Popen[str], str]:
+    args = [sys.executable, __file__, "--serve", str(records), "--page-sizes",
+            ",".join(map(str, page_sizes))]  # fmt: skip
+    if not prerender:
+        args.append("--lazy")
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
+# -- the source connector ----------------------------------------------------
+
+
+class BenchSettings(BaseModel):
+    base_url: str
+    page_size: int = 1000
+
+
+SCHEMA = Object(
+    [Property(n, String(max_length=200)) for n in STRINGS]
+    + [Property(n, Int()) for n in INTS]
+    + [Property(n, Float()) for n in FLOATS]
+    + [Property(n, Boolean()) for n in BOOLS]
+    + [Property(n, DateTime()) for n in TIMES]
+)
+
+
+@connector(
+    ApplicationSpec(
+        code="bench-api",
+        label="Benchmark API",
+        as_source=AsSource(targets=("users",)),
+        endpoint_groups=(EndpointGroup(("/users",), RateLimit(1_000_000, burst=100_000)),),
+        settings=BenchSettings,
+    )
+)
+class BenchApi:
+    def __init__(self, env: Env[BenchSettings]) -> None:
+        self.env = env
+
+    async def check(self) -> list[Problem]:
+        return []
+
+    async def record_schema(self, target: str, role: Role) -> Object:
+        return SCHEMA
+
+    async def records(
+        self, target: str, updated_at: datetime | None, cursor: str | None, schema: Object
+    ) -> RecordsPage:
+        settings = await self.env.settings.load()
+        response = await self.env.http.request(
+            "GET",
+            f"{settings.base_url}/users",
+            params={"after": cursor or "0", "limit": settings.page_size},
+        )
+        body = orjson.loads(response.content)
+        parse = datetime.fromisoformat
+        records = [Record(r["id"], r["properties"], parse(r["updated_at"])) for r in body["data"]]
+        return RecordsPage(records, body["next"], body["next"] is None)
+
+
+# -- the measurements --------------------------------------------------------
+
+
+async def ceiling(url: str, page_size: int) -> int:
+    """Fetch and parse every page; return the number of records."""
+    count = 0
+    async with httpx.AsyncClient() as client:
+        cursor = "0"
+        while cursor is not None:
+            response = await client.get(
+                f"{url}/users", params={"after": cursor, "limit": page_size}
+            )
+            body = orjson.loads(response.content)
+            count += len(body["data"])
+            cursor = body["next"]
+    return count
+
+
+def _fresh_directory(work: Path) -> None:
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+
+
+async def engine(url: str, page_size: int, destination: str, work: Path) -> int:
+    """A full import through run_pipeline into a fresh destination; return records written."""
+    import syncline.connectors.files.jsonl
+    import syncline.connectors.sqlite  # noqa: F401 - registers sqlite
+    from syncline.engine.config.model import PipelineConfig
+    from syncline.engine.runs.launch import run_pipeline, tune_gc_for_runs
+    from syncline.store import Workspace, open_store
+
+    await asyncio.to_thread(_fresh_directory, work)
+    store = await open_store(workspace=Workspace(work / "home"))
+    try:
+        await store.connections.save(
+            "api", connector="bench-api", roles=["source"],
+            settings={"base_url": url, "page_size": page_size},
+        )  # fmt: skip
+        if destination == "sqlite":
+            await store.connections.save(
+                "out", connector="sqlite", roles=["destination"],
+                settings={"path": str(work / "out.db")},
+            )  # fmt: skip
+            options = {"table": "users", "create_table": True}
+        else:
+            await store.connections.save(
+                "out", connector="jsonl", roles=["destination"],
+                settings={"directory": str(work)},
+            )  # fmt: skip
+            options = {"path": "users.jsonl"}
+        source = await store.connections.get("api")
+        out = await store.connections.get("out")
+        await store.pipelines.save(
+            "users", kind="import", target="users",
+            source_connection_id=source.id, destination_connection_id=out.id,
+            config=PipelineConfig(destination_options=options, batch_size=BATCH).to_json(),
+        )  # fmt: skip
+        # As `syncline run` does once the connectors are open.
+        run = await run_pipeline(
+            store, "users", full=True, on_start=lambda _run: tune_gc_for_runs()
+        )
+        assert run.status == "succeeded", run.error
+        assert run.counts["invalid"] == 0, run.error_groups
+        return int(run.counts["written"])
+    finally:
+        await store.close()
+
+
+def measure(
+    records: int, page_sizes: list[int], repeat: int, destinations: list[str]
+) -> dict[str, Any]:
+    process, url = start_server(records, page_sizes, prerender=True)
+    results: dict[str, list[float]] = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for rep in range(repeat):
+                for size in page_sizes:
+                    cases = [("ceiling", None), *((d, d) for d in destinations)]
+                    # Rotate the order each repetition, so no case always runs first.
+                    cases = cases[rep % len(cases) :] + cases[: rep % len(cases)]
+                    for name, destination in cases:
+                        began = time.perf_counter()
+                        if destination is None:
+                            n = asyncio.run(ceiling(url, size))
+                        else:
+                            n = asyncio.run(engine(url, size, destination, Path(tmp) / "w"))
+                        seconds = time.perf_counter() - began
+                        assert n == records, (name, n)
+                        key = f"{name} page={size}"
+                        results.setdefault(key, []).append(records / seconds)
+                        print(
+                            f"  rep {rep + 1} {key}: {records / seconds:,.0f} records/s", flush=True
+                        )
+    finally:
+        process.kill()
+        process.wait()
+    medians = {key: statistics.median(values) for key, values in results.items()}
+    for size in page_sizes:
+        base = medians[f"ceiling page={size}"]
+        for d in destinations:
+            key = f"{d} page={size}"
+            print(f"{key}: median {medians[key]:,.0f} records/s = {medians[key] / base:.0%} of ceiling "
+                  f"({base:,.0f})")  # fmt: skip
+    return {"medians": medians, "runs": results}
+
+
+def breakdown(records: int) -> dict[str, float]:
+    """Microseconds per record of each CPU step of an import, each measured alone."""
+    from syncline.sdk.records import Records
+    from syncline.types import compile
+
+    pages = [render(records, 1000, p) for p in range(-(-records // 1000))]
+    steps: dict[str, float] = {}
+
+    def timed(name: str, function: Any) -> Any:
+        began = time.perf_counter()
+        result = function()
+        steps[name] = (time.perf_counter() - began) / records * 1e6
+        return result
+
+    bodies = timed("parse JSON (orjson)", lambda: [orjson.loads(p) for p in pages])
+    parse = datetime.fromisoformat
+    built = timed(
+        "build Record values (connector)",
+        lambda: [
+            [Record(r["id"], r["properties"], parse(r["updated_at"])) for r in b["data"]]
+            for b in bodies
+        ],
+    )
+    validate = compile(SCHEMA)
+    valid = timed(
+        "validate + normalize (compiled)",
+        lambda: [
+            [Record(r.id, validate(r.attributes), r.updated_at) for r in page] for page in built
+        ],
+    )
+
+    def consume() -> None:
+        for page in valid:
+            records_ = Records(page)
+            for _ in records_.all():
+                pass
+            records_.close(None)
+
+    timed("Records iterator + close (sdk)", consume)
+    for name, micros in steps.items():
+        print(f"{name:<34} {micros:6.2f} µs/record")
+    return steps
+
+
+def rss_child(records: int, destination: str) -> None:
+    """In a fresh process: import ``records`` records, print the peak RSS in MB."""
+    process, url = start_server(records, [1000], prerender=False)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            n = asyncio.run(engine(url, 1000, destination, Path(tmp) / "w"))
+            assert n == records
+    finally:
+        process.kill()
+        process.wait()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def rss(counts: list[int], destination: str) -> dict[int, float]:
+    peaks = {}
+    for count in counts:
+        out = subprocess.run(
+            [sys.executable, __file__, "--rss-child", str(count), "--destination", destination],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        peaks[count] = float(out.stdout.strip().splitlines()[-1])
+        print(f"{destination} {count:,} records: peak RSS {peaks[count]:.0f} MB", flush=True)
+    return peaks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--page-sizes", default="100,1000")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--destinations", default="sqlite,jsonl")
+    parser.add_argument("--rss", help="comma-separated record counts for the peak-RSS runs")
+    parser.add_argument("--destination", default="sqlite")
+    parser.add_argument("--breakdown", action="store_true", help="CPU cost per record of each step")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--lazy", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.page_sizes.split(",")]
+    if args.serve:
+        serve(args.serve, sizes, prerender=not args.lazy)
+        return
+    if args.rss_child:
+        rss_child(args.rss_child, args.destination)
+        return
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}", flush=True)  # fmt: skip
+    if args.breakdown:
+        result: Any = breakdown(args.records)
+    elif args.rss:
+        result = rss([int(c) for c in args.rss.split(",")], args.destination)
+    else:
+        result = measure(args.records, sizes, args.repeat, args.destinations.split(","))
+    print(json.dumps(result, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
