@@ -6,7 +6,7 @@ from kit_acme import cases
 from kit_acme.connector import AcmeCRM
 from kit_acme.sandbox import AcmeSandbox
 
-from syncline.sdk.testing.acceptance import ConnectorAcceptance, EventCases, UpsertCases
+from syncline.testing.acceptance import ConnectorAcceptance, EventCases, UpsertCases
 
 
 class TestAcmeAcceptance(ConnectorAcceptance):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from syncline.connectors.hubspot import HubSpot
 from syncline.connectors.hubspot.sandbox import HubSpotSandbox
-from syncline.sdk.testing.acceptance import ConnectorAcceptance, UpsertCases
+from syncline.testing.acceptance import ConnectorAcceptance, UpsertCases
 
 
 class TestHubSpotAcceptance(ConnectorAcceptance):

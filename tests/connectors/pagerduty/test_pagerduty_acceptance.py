@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from syncline.connectors.pagerduty import PagerDuty
 from syncline.connectors.pagerduty.sandbox import PagerDutySandbox
-from syncline.sdk.testing.acceptance import ConnectorAcceptance
+from syncline.testing.acceptance import ConnectorAcceptance
 
 
 class TestPagerDutyAcceptance(ConnectorAcceptance):

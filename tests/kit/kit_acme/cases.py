@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncline.sdk.testing.acceptance import EventCases, UpsertCases
+from syncline.testing.acceptance import EventCases, UpsertCases
 
 
 def upsert_cases(target: str) -> UpsertCases:

@@ -13,7 +13,7 @@ from kit_broken.multistatus import BrokenMultiStatus, BrokenMultiStatusSandbox
 from kit_broken.now import BrokenNow, BrokenNowSandbox
 from kit_broken.postpone import BrokenPostpone, BrokenPostponeSandbox
 from kit_broken.secret import BrokenSecret, BrokenSecretSandbox
-from syncline.sdk.testing.acceptance import ConnectorAcceptance, EventCases, UpsertCases
+from syncline.testing.acceptance import ConnectorAcceptance, EventCases, UpsertCases
 
 
 class AcmeCases(ConnectorAcceptance):

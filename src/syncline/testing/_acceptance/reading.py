@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from syncline.sdk.testing._acceptance.base import AcceptanceBase
-from syncline.sdk.testing._acceptance.harness import (
+from syncline.testing._acceptance.base import AcceptanceBase
+from syncline.testing._acceptance.harness import (
     Harness,
 )
 

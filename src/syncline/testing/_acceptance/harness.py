@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import importlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from syncline.http import Client
 from syncline.sdk.env import Env
 from syncline.sdk.events import Event, Events
 from syncline.sdk.protocols import RecordsPage
@@ -133,15 +133,11 @@ class Harness:
 
     async def connect(self, *, bad: bool = False) -> tuple[Any, Any]:
         """A new connector instance on its own managed client; returns ``(connector, client)``."""
-        # The suite runs a connector as the engine does, on the managed client
-        # of syncline.http — the layer above the sdk. It is looked up at run
-        # time so that the sdk never imports the http layer when it loads.
-        client_cls: Any = importlib.import_module("syncline.http").Client
-
+        # The suite runs a connector as the engine does, on the managed client.
         values = self.sandbox.bad_settings() if bad else self.sandbox.settings()
         model = self.settings_model(values)
         store = MemorySettings(model) if model is not None else None
-        client = client_cls(self.spec, store)
+        client = Client(self.spec, store)
         await client.load_secrets()
         self._clients.append(client)
         env: Env[Any] = Env(settings=store, http=client, connection="acceptance")  # type: ignore[arg-type]

@@ -6,8 +6,8 @@ import pytest
 
 from syncline.sdk.events import Events
 from syncline.sdk.records import Record
-from syncline.sdk.testing._acceptance.base import AcceptanceBase
-from syncline.sdk.testing._acceptance.cases import (
+from syncline.testing._acceptance.base import AcceptanceBase
+from syncline.testing._acceptance.cases import (
     RecordCase,
     count,
     markers,
@@ -17,7 +17,7 @@ from syncline.sdk.testing._acceptance.cases import (
     upsert_call,
     with_ids,
 )
-from syncline.sdk.testing._acceptance.harness import (
+from syncline.testing._acceptance.harness import (
     Harness,
     body_text,
     events_of,

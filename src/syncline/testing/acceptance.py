@@ -34,18 +34,18 @@ import pytest
 
 from syncline.sdk.errors import ConnectorError
 from syncline.sdk.registry import check_class
-from syncline.sdk.testing._acceptance.cases import (
+from syncline.sdk.testing.sandbox import Fault
+from syncline.testing._acceptance.cases import (
     EventCases,
     UpsertCases,
     chain,
 )
-from syncline.sdk.testing._acceptance.harness import (
+from syncline.testing._acceptance.harness import (
     Harness,
     LogCapture,
 )
-from syncline.sdk.testing._acceptance.reading import ReadChecks
-from syncline.sdk.testing._acceptance.writing import EventChecks, UpsertChecks
-from syncline.sdk.testing.sandbox import Fault
+from syncline.testing._acceptance.reading import ReadChecks
+from syncline.testing._acceptance.writing import EventChecks, UpsertChecks
 
 __all__ = ["ConnectorAcceptance", "EventCases", "Harness", "UpsertCases"]
 

@@ -10,7 +10,9 @@ import pytest
 
 from syncline.sdk.events import Event, Events, EventTypeInfo
 from syncline.sdk.received import ReceivedEvent
-from syncline.sdk.testing._acceptance.cases import (
+from syncline.sdk.testing.builders import message, records_from
+from syncline.sdk.testing.sandbox import Sandbox
+from syncline.testing._acceptance.cases import (
     EventCases,
     UpsertCases,
     chain,
@@ -18,20 +20,18 @@ from syncline.sdk.testing._acceptance.cases import (
     upsert_call,
     with_ids,
 )
-from syncline.sdk.testing._acceptance.harness import (
+from syncline.testing._acceptance.harness import (
     Harness,
     events_of,
     records_of,
 )
-from syncline.sdk.testing.builders import message, records_from
-from syncline.sdk.testing.sandbox import Sandbox
 from syncline.types import Role
 
 __all__ = ["AcceptanceBase"]
 
 
 class AcceptanceBase:
-    """What every group of checks shares; see :class:`~syncline.sdk.testing.acceptance.ConnectorAcceptance`."""
+    """What every group of checks shares; see :class:`~syncline.testing.acceptance.ConnectorAcceptance`."""
 
     connector: ClassVar[type]
     sandbox: ClassVar[type[Sandbox]]
