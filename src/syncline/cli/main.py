@@ -20,10 +20,13 @@ import typer
 from syncline.cli import apply as apply_cmd
 from syncline.cli import connections as connections_cmd
 from syncline.cli import connectors as connectors_cmd
+from syncline.cli import events as events_cmd
 from syncline.cli import new as new_cmd
 from syncline.cli import run as run_cmd
 from syncline.cli import runs as runs_cmd
 from syncline.cli import sandbox as sandbox_cmd
+from syncline.cli import serve as serve_cmd
+from syncline.cli import sources as sources_cmd
 from syncline.cli import worker as worker_cmd
 
 app = typer.Typer(
@@ -64,6 +67,9 @@ app.command("sandbox")(sandbox_cmd.sandbox)
 app.command("run")(run_cmd.run)
 app.command("runs")(runs_cmd.runs)
 app.command("worker")(worker_cmd.worker)
+app.command("serve")(serve_cmd.serve)
+app.add_typer(sources_cmd.app, name="sources")
+app.add_typer(events_cmd.app, name="events")
 app.add_typer(new_cmd.app, name="new")
 
 

@@ -23,6 +23,11 @@ __all__ = [
     "RUN_STATUSES",
     "UTCDateTime",
     "connections",
+    "event_counters",
+    "event_dedupe",
+    "event_deliveries",
+    "event_log",
+    "event_routing",
     "event_sources",
     "identities",
     "metadata",
@@ -228,4 +233,113 @@ event_sources = sa.Table(
     sa.Column("write_key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("write_key_prefix", sa.String(12), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Every accepted event, in the order the collector accepted it. ``id`` is that
+# order; AUTOINCREMENT on SQLite keeps ids from being reused after the log is
+# pruned to empty (a plain rowid would restart below what readers have seen).
+event_log = sa.Table(
+    "event_log",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column(
+        "source_id",
+        Id,
+        # A source with events still in the log cannot be removed by accident.
+        sa.ForeignKey("event_sources.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    sa.Column("message_id", sa.Text(), nullable=False),
+    sa.Column("anonymous_id", sa.Text(), nullable=True),
+    sa.Column("user_id", sa.Text(), nullable=True),
+    sa.Column("type", sa.Text(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    # The normalized message, orjson-encoded.
+    sa.Column("payload", sa.LargeBinary(), nullable=False),
+    sa.Index("ix_event_log_source_id_message_id", "source_id", "message_id"),
+    sqlite_autoincrement=True,
+)
+
+
+# -- event delivery (migration 0003) ------------------------------------------
+
+DELIVERY_STATES = ("pending", "dead")
+
+# One row per (event, event pipeline) still to deliver, or dead-lettered. A
+# delivered event's row is deleted in the transaction that records the
+# delivery. Ids grow in routing order, which is the log's acceptance order:
+# a sender delivers a user's rows in id order.
+event_deliveries = sa.Table(
+    "event_deliveries",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("pipeline_id", Id, sa.ForeignKey("pipelines.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "connection_id", Id, sa.ForeignKey("connections.id", ondelete="CASCADE"), nullable=False
+    ),
+    # The event log's id of the message (kept after the log is truncated).
+    sa.Column("event_id", sa.BigInteger(), nullable=False),
+    sa.Column("message_id", sa.String(200), nullable=False),
+    # "a:" + anonymous ID, else "u:" + user ID: the per-user ordering key.
+    sa.Column("user_key", sa.String(600), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("first_attempt_at", UTCDateTime(), nullable=True),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
+    # The event type values the pipeline's mapping computed (None: no schema,
+    # or the mapping failed and the row is dead).
+    sa.Column("values", sa.JSON(), nullable=True),
+    # The normalized Segment message (orjson), as the log held it.
+    sa.Column("payload", sa.LargeBinary(), nullable=False),
+    # The last error: a fixed message without personal data.
+    sa.Column("error", sa.Text(), nullable=True),
+    # The redacted request of the last attempt (method, URL, headers, body).
+    sa.Column("request", sa.Text(), nullable=True),
+    sa.Column("received_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("dead_at", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("state IN ('pending', 'dead')", name="state"),
+    sa.Index("ix_event_deliveries_connection_id_state_id", "connection_id", "state", "id"),
+    sa.Index("ix_event_deliveries_pipeline_id_state", "pipeline_id", "state"),
+    # Delivered rows are deleted: AUTOINCREMENT keeps SQLite from reusing ids,
+    # which would put a new event before older ones in a sender's id order.
+    sqlite_autoincrement=True,
+)
+
+# messageIds an event pipeline has accepted within the dedupe window.
+event_dedupe = sa.Table(
+    "event_dedupe",
+    metadata,
+    sa.Column(
+        "pipeline_id",
+        Id,
+        sa.ForeignKey("pipelines.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("message_id", sa.String(200), primary_key=True),
+    sa.Column("seen_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_event_dedupe_seen_at", "seen_at"),
+)
+
+# Counters per event pipeline and step (received, filtered, mapped, ...).
+event_counters = sa.Table(
+    "event_counters",
+    metadata,
+    sa.Column(
+        "pipeline_id",
+        Id,
+        sa.ForeignKey("pipelines.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("step", sa.String(20), primary_key=True),
+    sa.Column("count", sa.BigInteger(), nullable=False),
+)
+
+# The routing watermark: the last event log id routed to the pipelines.
+event_routing = sa.Table(
+    "event_routing",
+    metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("after_id", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )

@@ -14,6 +14,7 @@ from syncline.store import migrations
 from syncline.store.cipher import SettingsCipher
 from syncline.store.connections import Connections
 from syncline.store.database import Database
+from syncline.store.event_log import EventLog
 from syncline.store.event_sources import EventSources
 from syncline.store.identities import Identities
 from syncline.store.pipelines import Pipelines
@@ -62,6 +63,7 @@ class Store:
         self.runs = Runs(database, clock)
         self.identities = Identities(database, clock)
         self.event_sources = EventSources(database, clock)
+        self.event_log = EventLog(database)
 
     @property
     def backend(self) -> str:
