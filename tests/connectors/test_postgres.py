@@ -17,7 +17,7 @@ from syncline.connectors._sql.options import DatabaseOptions
 from syncline.connectors.postgres import SPEC, PostgreSQL, PostgresSettings
 from syncline.sdk import registry
 from syncline.sdk.env import Env
-from syncline.sdk.errors import ConfigError, RecordsError
+from syncline.sdk.errors import ConfigError, ConnectorError, RecordsError
 from syncline.sdk.records import Record
 from syncline.sdk.testing import records_from, report
 from syncline.sdk.testing.settings import MemorySettings
@@ -385,3 +385,52 @@ def test_settings_need_a_url_or_a_database_and_hide_the_url() -> None:
     assert "hunter2" not in str(caught.value)
     settings = PostgresSettings(url="postgresql://u:hunter2@db.example:6432/crm")  # type: ignore[arg-type]
     assert settings.where() == "db.example:6432/crm" and "hunter2" not in repr(settings)
+
+
+async def test_delete_removes_the_rows_of_the_given_ids_only(postgres_url: str) -> None:
+    conn = connector(postgres_url, table="t", create_table=True)
+    schema = Object([Property("n", Int())])
+    for start in (0, 600):
+        items = [(f"r{i}", {"n": i}) for i in range(start, start + 600)]
+        assert (await upsert(conn, items, schema)).error is None
+    gone = [f"r{i}" for i in range(0, 1200, 2)]  # 600 IDs: more than one DELETE chunk
+    await conn.delete("t", [*gone, "absent", "", "r0"])
+    left = {row[0] for row in await query(postgres_url, "SELECT id FROM t")}
+    assert left == {f"r{i}" for i in range(1, 1200, 2)}
+    await conn.delete("t", gone)  # again: deleting absent rows is a no-op
+    assert len(await query(postgres_url, "SELECT id FROM t")) == 600
+    await connector(postgres_url, table="absent").delete("t", ["r1"])  # no table: nothing to do
+
+
+async def test_delete_skips_ids_the_key_type_cannot_hold(postgres_url: str) -> None:
+    await run(
+        postgres_url,
+        "CREATE TABLE n (id int4 PRIMARY KEY)",
+        "INSERT INTO n VALUES (1), (2), (3)",
+        "CREATE TABLE u (id uuid PRIMARY KEY)",
+        "INSERT INTO u VALUES ('00000000-0000-0000-0000-000000000001'), "
+        "('00000000-0000-0000-0000-000000000002')",
+    )
+    await connector(postgres_url, table="n").delete("n", ["1", "x", "9999999999", "03"])
+    assert await query(postgres_url, "SELECT id FROM n") == [(2,)]
+    bad = [f"not-a-uuid-{i}" for i in range(3)]
+    await connector(postgres_url, table="u").delete(
+        "u", [bad[0], "00000000-0000-0000-0000-000000000001", *bad[1:]]
+    )
+    assert [str(r[0]) for r in await query(postgres_url, "SELECT id FROM u")] == [
+        "00000000-0000-0000-0000-000000000002"
+    ]
+
+
+async def test_delete_refused_by_a_constraint_fails_and_deletes_nothing(postgres_url: str) -> None:
+    await run(
+        postgres_url,
+        "CREATE TABLE t (id text PRIMARY KEY)",
+        "CREATE TABLE child (parent text REFERENCES t (id))",
+        "INSERT INTO t VALUES ('a'), ('b')",
+        "INSERT INTO child VALUES ('b')",
+    )
+    ids = ["a"] + [f"x{i}" for i in range(600)] + ["b"]
+    with pytest.raises(ConnectorError):
+        await connector(postgres_url, table="t").delete("t", ids)
+    assert await query(postgres_url, "SELECT id FROM t ORDER BY id") == [("a",), ("b",)]

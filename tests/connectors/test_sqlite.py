@@ -445,3 +445,96 @@ def test_settings_refuse_an_in_memory_database() -> None:
         SqliteSettings(path=":memory:")
     with pytest.raises(ValueError, match="exactly one of 'table' or 'query'"):
         DatabaseOptions(table="t", query="SELECT 1")
+
+
+async def test_delete_removes_the_rows_of_the_given_ids_only(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    conn = connector(db, table="t", create_table=True)
+    schema = Object([Property("n", Int())])
+    for start in (0, 600):
+        items = [(f"r{i}", {"n": i}) for i in range(start, start + 600)]
+        assert (await upsert(conn, items, schema)).error is None
+    gone = [f"r{i}" for i in range(0, 1200, 2)]  # 600 IDs: more than one DELETE chunk
+    await conn.delete("t", [*gone, "absent", "", "r0"])
+    left = {row[0] for row in sql(db, "SELECT id FROM t")}
+    assert left == {f"r{i}" for i in range(1, 1200, 2)}
+    await conn.delete("t", gone)  # again: deleting absent rows is a no-op
+    assert len(sql(db, "SELECT id FROM t")) == 600
+
+
+async def test_delete_with_an_integer_key_skips_ids_that_are_not_integers(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    sql(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+    sql(db, "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    await connector(db, table="t").delete("t", ["1", "x", "99999999999999999999999", "03"])
+    assert sql(db, "SELECT id FROM t") == [(2,)]
+
+
+async def test_delete_without_a_database_or_table_has_nothing_to_do(tmp_path: Path) -> None:
+    absent = tmp_path / "absent.db"
+    await connector(absent, table="t").delete("t", ["1"])
+    assert not absent.exists()
+    db = tmp_path / "d.db"
+    sql(db, "CREATE TABLE other (id TEXT PRIMARY KEY)")
+    await connector(db, table="t").delete("t", ["1"])
+    sql(db, "CREATE TABLE t (code TEXT PRIMARY KEY)")
+    with pytest.raises(ConfigError, match="no key column 'id'") as info:
+        await connector(db, table="t").delete("t", ["1"])
+    assert info.value.field == "key"
+
+
+async def test_delete_is_one_transaction(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    sql(db, "CREATE TABLE t (id TEXT PRIMARY KEY)")
+    sql(db, "INSERT INTO t VALUES ('a'), ('b')")
+    # A trigger refusing the second chunk's delete rolls the first one back too.
+    sql(
+        db,
+        "CREATE TRIGGER keep BEFORE DELETE ON t WHEN old.id = 'b' "
+        "BEGIN SELECT RAISE(ABORT, 'kept'); END",
+    )
+    ids = ["a"] + [f"x{i}" for i in range(600)] + ["b"]
+    with pytest.raises(PermanentError, match="kept"):
+        await connector(db, table="t").delete("t", ids)
+    assert sql(db, "SELECT id FROM t ORDER BY id") == [("a",), ("b",)]
+
+
+async def test_finish_closes_the_connection_kept_for_the_run(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    conn = connector(db, table="t", create_table=True)
+    schema = Object([Property("n", Int())])
+    for batch in range(3):
+        items = [(f"r{batch}-{i}", {"n": i}) for i in range(10)]
+        assert (await upsert(conn, items, schema)).error is None
+    # The file is in WAL mode and the kept connection holds its WAL open ...
+    wal = tmp_path / "d.db-wal"
+    assert wal.exists()
+    await conn.finish("t")
+    # ... until the last connection closes: SQLite checkpoints and removes it.
+    assert not wal.exists()
+    assert len(sql(db, "SELECT id FROM t")) == 30
+    await conn.finish("t")  # idempotent
+    assert (await upsert(conn, [("again", {"n": 1})], schema)).error is None
+    await conn.aclose()
+    assert len(sql(db, "SELECT id FROM t")) == 31
+
+
+async def test_a_record_without_some_properties_in_a_batch_of_full_ones(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    sql(db, "CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER CHECK (n >= 0), seen DATETIME)")
+    sql(db, "INSERT INTO t VALUES ('2', 5, '2020-01-01T00:00:00.000000Z')")
+    schema = Object([Property("n", Int()), Property("seen", DateTime())])
+    items = [
+        ("1", {"n": 1, "seen": T0}),
+        ("2", {"n": 2}),  # no 'seen': its column is left as it is
+        ("3", {"n": -3, "seen": T0}),  # refused by the CHECK constraint
+        ("4", {"n": 4, "seen": T0}),
+    ]
+    outcome = await upsert(connector(db, table="t"), items, schema)
+    assert [r.id for r, _ in outcome.failed] == ["3"]
+    assert "CHECK" in str(outcome.failed[0][1])
+    assert sql(db, "SELECT id, n, seen FROM t ORDER BY id") == [
+        ("1", 1, "2024-05-01T12:00:00.000000Z"),
+        ("2", 2, "2020-01-01T00:00:00.000000Z"),
+        ("4", 4, "2024-05-01T12:00:00.000000Z"),
+    ]

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from syncline.connectors._sql.dialect import Connection
 from syncline.connectors._sql.options import DatabaseOptions, options_of
+from syncline.connectors._sql.purge import delete_keys
 from syncline.connectors._sql.reader import (
     ReadPlan,
     read_page,
@@ -157,6 +158,28 @@ class Database(ABC, Generic[S]):
             await conn.close()
         if errors:
             raise RecordsError(errors)
+
+    async def delete(self, target: str, ids: list[str]) -> None:
+        """Delete the rows whose key is one of ``ids``, in one transaction (purge).
+
+        See :mod:`syncline.connectors._sql.purge`: IDs without a row, or that
+        the key column cannot hold, are skipped; a missing database or table
+        has nothing to delete. Idempotent.
+        """
+        options = options_of(self.env.options, write=True)
+        settings = await self.env.settings.load()
+        try:
+            conn = await self.connect(settings, create=False)
+        except MissingDatabase:
+            return
+        try:
+            await delete_keys(conn, options, ids)
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            raise conn.error(exc, f"deleting from {relation_name(options)}") from None
+        finally:
+            await conn.close()
 
 
 def _no_table(conn: Connection, options: DatabaseOptions) -> ConfigError:

@@ -151,6 +151,14 @@ class Connection(Protocol):
         """
         ...
 
+    def bad_value(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says a parameter is not a value of its column's type.
+
+        A key that fails so cannot name a row (the purge skips it); a refused
+        row (a constraint, a trigger) is not such an error.
+        """
+        ...
+
     def error(self, exc: BaseException, doing: str) -> Exception:
         """A typed connector error for any other failure while ``doing`` something."""
         ...

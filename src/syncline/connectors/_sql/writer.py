@@ -214,13 +214,11 @@ async def write(
     the driver's exception for anything else (the transaction is rolled back).
     """
     names = tuple(plan.targets)
-    full = frozenset(names)
-    groups: dict[tuple[str, ...], tuple[list[Any], list[dict[str, Any]], list[int]]] = {}
     key_integer = plan.key_integer
-    consumed = 0
+    keys: list[Any] = []
+    values: list[dict[str, Any]] = []
     for taken, record in enumerate(records.all(), 1):
         record_id = record.id
-        attributes = record.attributes
         if not record_id:
             records.discard(PermanentError(NO_ID))
         elif key_integer and not _is_integer(record_id):
@@ -228,32 +226,19 @@ async def write(
                 PermanentError(f"the record ID is not an integer, but key column {plan.key!r} is")
             )
         else:
-            shape = (
-                names if attributes.keys() >= full else tuple(n for n in names if n in attributes)
-            )
-            group = groups.get(shape)
-            if group is None:
-                group = groups[shape] = ([], [], [])
-            group[0].append(int(record_id) if key_integer else record_id)
-            group[1].append(attributes)
-            group[2].append(consumed)
-            consumed += 1
+            keys.append(int(record_id) if key_integer else record_id)
+            values.append(record.attributes)
         if taken >= batch_size:
             break
     errors: dict[int, Exception] = {}
-    batches: list[tuple[str, list[str], list[tuple[Any, ...]], list[int]]] = []
-    for shape, (keys, values, indexes) in groups.items():
-        statement = plan.statement(shape)
-        rows, failed = plan.rows(statement, keys, values)
-        for position, name in failed.items():
-            column = plan.targets[name].column
-            errors[indexes[position]] = PermanentError(
-                f"property {name!r}: the value cannot be written to column {column!r}"
-            )
-        if failed:
-            indexes = [index for i, index in enumerate(indexes) if i not in failed]
-        if rows:
-            batches.append((statement.sql, statement.columns, rows, indexes))
+    try:
+        # The common case: every record carries every property. Assumed, not
+        # checked per record: a missing one raises KeyError while the rows are
+        # built, and the batch is then grouped by the properties each carries.
+        batches = _batches(plan, {names: (keys, values, list(range(len(keys))))}, errors)
+    except KeyError:
+        errors.clear()
+        batches = _batches(plan, _by_shape(names, keys, values), errors)
     if not batches:
         return errors
     await conn.execute(conn.begin_sql)
@@ -282,6 +267,49 @@ async def write(
         raise
     plan.ddl.clear()
     return errors
+
+
+Groups = dict[tuple[str, ...], tuple[list[Any], list[dict[str, Any]], list[int]]]
+"""Records by the properties they carry: their keys, attributes and consumed indexes."""
+
+
+def _by_shape(names: tuple[str, ...], keys: list[Any], values: list[dict[str, Any]]) -> Groups:
+    full = frozenset(names)
+    groups: Groups = {}
+    for index, (key, attributes) in enumerate(zip(keys, values, strict=True)):
+        shape = names if attributes.keys() >= full else tuple(n for n in names if n in attributes)
+        group = groups.get(shape)
+        if group is None:
+            group = groups[shape] = ([], [], [])
+        group[0].append(key)
+        group[1].append(attributes)
+        group[2].append(index)
+    return groups
+
+
+def _batches(
+    plan: WritePlan, groups: Groups, errors: dict[int, Exception]
+) -> list[tuple[str, list[str], list[tuple[Any, ...]], list[int]]]:
+    """One (sql, columns, rows, indexes) per group; conversion failures go to ``errors``.
+
+    Raises KeyError when a record of a group lacks one of the group's properties.
+    """
+    batches = []
+    for shape, (keys, values, indexes) in groups.items():
+        if not keys:
+            continue
+        statement = plan.statement(shape)
+        rows, failed = plan.rows(statement, keys, values)
+        for position, name in failed.items():
+            column = plan.targets[name].column
+            errors[indexes[position]] = PermanentError(
+                f"property {name!r}: the value cannot be written to column {column!r}"
+            )
+        if failed:
+            indexes = [index for i, index in enumerate(indexes) if i not in failed]
+        if rows:
+            batches.append((statement.sql, statement.columns, rows, indexes))
+    return batches
 
 
 def _is_integer(text: str) -> bool:

@@ -11,12 +11,18 @@ not checkpointed, which may already be (partly) in the partial file. Two rules
 make the result exact anyway:
 
 * a torn tail (a record cut by the crash) is cut off when the partial file is
-  first opened in a process;
-* every record ID written is remembered, as a hash (rebuilt from the file
-  after a crash); when an ID is written again — a re-sent batch, or a record
-  the source returned twice in one run — a ``PATH.partial.dups`` marker is
-  created and ``finish`` keeps only the **last** line written for each ID,
-  which is the version the source returned last.
+  first opened in a process, and such a partial file (a resumed run, which
+  re-sends the batch it had not checkpointed) is marked as holding duplicates;
+* otherwise every record ID written is remembered, as a hash, in a private
+  temporary SQLite database on disk (its page cache is bounded, so memory does
+  not grow with the file); when an ID is written again — a record the source
+  returned twice in one run — the file is marked the same way.
+
+The mark is a ``PATH.partial.dups`` file; with it, ``finish`` keeps only the
+**last** line written for each ID, which is the version the source returned
+last. That compaction also works on disk: the last position of each ID goes
+to a temporary SQLite table, then the file is copied once, keeping the lines
+at those positions.
 
 Records without an ID cannot be told apart, so they are all kept. A partial
 file left by a run that never finished is continued by the next run (its
@@ -31,9 +37,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
+
+import orjson
 
 __all__ = ["Entries", "PartialFile", "finish"]
 
@@ -42,17 +52,68 @@ Entries = Callable[[str], tuple[int, Iterator[tuple[int, int, str | None]]]]
 ID or None) per complete record, stopping at the first torn or unreadable one."""
 
 
+_CHUNK = 2_000
+"""Rows per ``executemany`` into a temporary database."""
+
+
+def _scratch() -> sqlite3.Connection:
+    """A private temporary SQLite database on disk, deleted when closed or freed.
+
+    Nothing in it needs to survive a crash, so it has no journal and no fsync;
+    its page cache is capped at 4 MiB and the rest lives in the file.
+    """
+    db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA cache_size=-4096")
+    return db
+
+
+class _Seen:
+    """The hashes of the record IDs written to one partial file, on disk.
+
+    A hash is smaller than an ID; a collision only costs an unneeded
+    compaction, which compares real IDs.
+    """
+
+    def __init__(self) -> None:
+        self._db = _scratch()
+        self._db.execute("CREATE TABLE seen (h INTEGER PRIMARY KEY)")
+
+    def add(self, ids: Iterable[str | None]) -> bool:
+        """Remember ``ids`` (None skipped); True when one was already seen or repeats."""
+        # Sorted, so inserts walk the b-tree in order; handed over as one JSON
+        # array, so no Python tuple per ID is built.
+        hashes = sorted(map(hash, filter(None, ids)))
+        if not hashes:
+            return False
+        db = self._db
+        before = db.total_changes
+        db.execute(
+            "INSERT OR IGNORE INTO seen SELECT value FROM json_each(?)", (orjson.dumps(hashes),)
+        )
+        return db.total_changes - before != len(hashes)
+
+    def close(self) -> None:
+        self._db.close()
+
+
 @dataclass
 class _State:
     """What this process knows of one partial file.
 
-    ``ids`` holds the hashes of the record IDs written (smaller than the IDs;
-    a collision only costs an unneeded compaction, which compares real IDs).
+    ``seen`` is None once ``duplicates`` is known: nothing more to find out.
     """
 
     size: int
-    ids: set[int] = field(default_factory=set)
+    seen: _Seen | None = field(default_factory=_Seen)
     duplicates: bool = False
+
+    def mark(self) -> None:
+        self.duplicates = True
+        if self.seen is not None:
+            self.seen.close()
+            self.seen = None
 
 
 _lock = threading.Lock()
@@ -89,16 +150,8 @@ class PartialFile:
         """
         with _lock:
             state = self._open(header, entries)
-            seen = state.ids
-            before = len(seen)
-            fresh = [hash(record_id) for record_id in ids if record_id is not None]
-            seen.update(fresh)
-            duplicate = len(seen) - before != len(fresh)
-            if duplicate and not state.duplicates:
-                with open(self.marker, "wb") as marker:
-                    os.fsync(marker.fileno())
-                _fsync_directory(self.marker)
-                state.duplicates = True
+            if state.seen is not None and state.seen.add(ids):
+                self._mark(state)
             try:
                 with open(self.partial, "ab") as f:
                     f.write(data)
@@ -110,12 +163,25 @@ class PartialFile:
                 raise
             state.size += len(data)
 
+    def _mark(self, state: _State) -> None:
+        """Record durably that the partial file holds duplicate IDs."""
+        if not os.path.exists(self.marker):
+            with open(self.marker, "wb") as marker:
+                os.fsync(marker.fileno())
+            _fsync_directory(self.marker)
+        state.mark()
+
     def _open(self, header: bytes | None, entries: Entries) -> _State:
         """The state of the partial file, created (``header`` given) or rescanned as needed."""
         state = _states.get(self.partial)
         exists = os.path.exists(self.partial)
         if state is not None and exists and os.path.getsize(self.partial) == state.size:
             return state
+        if state is not None:
+            # The file changed behind this process (or a write failed): start over.
+            del _states[self.partial]
+            if state.seen is not None:
+                state.seen.close()
         if not exists:
             assert header is not None
             with contextlib.suppress(FileNotFoundError):
@@ -137,18 +203,18 @@ class PartialFile:
                     "delete it to start the file over, or keep the pipeline's schema"
                 )
         header_end, spans = entries(self.partial)
-        state = _State(size=header_end, duplicates=os.path.exists(self.marker))
-        for _start, end, record_id in spans:
+        state = _State(size=header_end, seen=None)
+        for _start, end, _record_id in spans:
             state.size = end
-            if record_id is not None:
-                digest = hash(record_id)
-                if digest in state.ids:
-                    state.duplicates = True
-                state.ids.add(digest)
         if os.path.getsize(self.partial) != state.size:
             os.truncate(self.partial, state.size)  # the torn tail of the crashed batch
             with open(self.partial, "rb+") as f:
                 os.fsync(f.fileno())
+        if header is not None:
+            # A run resumes here: it re-sends the batch it had not checkpointed.
+            self._mark(state)
+        elif os.path.exists(self.marker):
+            state.mark()
         _states[self.partial] = state
         return state
 
@@ -168,27 +234,44 @@ def finish(path: str, entries: Entries) -> bool:
             _compact(partial.partial, entries)
         os.replace(partial.partial, path)
         _fsync_directory(path)
-        _states.pop(partial.partial, None)
+        state = _states.pop(partial.partial, None)
+        if state is not None and state.seen is not None:
+            state.seen.close()
         with contextlib.suppress(FileNotFoundError):
             os.remove(partial.marker)
         return True
 
 
 def _compact(partial: str, entries: Entries) -> None:
-    header_end, found = entries(partial)
-    spans = list(found)
-    last: dict[str, int] = {}
-    for i, (_start, _end, record_id) in enumerate(spans):
-        if record_id is not None:
-            last[record_id] = i
-    compacted = partial + ".compact"
-    with open(partial, "rb") as source, open(compacted, "wb") as target:
-        target.write(source.read(header_end))
-        for i, (start, end, record_id) in enumerate(spans):
-            if record_id is not None and last[record_id] != i:
-                continue
-            source.seek(start)
-            target.write(source.read(end - start))
-        target.flush()
-        os.fsync(target.fileno())
-    os.replace(compacted, partial)
+    """Copy ``partial`` keeping the last line of each ID (and every line without one)."""
+    db = _scratch()
+    try:
+        db.execute("CREATE TABLE last (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID")
+        db.execute("CREATE TABLE keep (seq INTEGER PRIMARY KEY)")
+        _header_end, spans = entries(partial)
+        numbered = (
+            (record_id, i) for i, (_s, _e, record_id) in enumerate(spans) if record_id is not None
+        )
+        db.execute("BEGIN")
+        while chunk := list(islice(numbered, _CHUNK)):
+            db.executemany("INSERT OR REPLACE INTO last VALUES (?, ?)", chunk)
+        db.execute("INSERT INTO keep SELECT seq FROM last")
+        db.execute("COMMIT")
+        kept = (seq for (seq,) in db.execute("SELECT seq FROM keep ORDER BY seq"))
+        following = next(kept, None)
+        header_end, spans = entries(partial)
+        compacted = partial + ".compact"
+        with open(partial, "rb") as source, open(compacted, "wb") as target:
+            target.write(source.read(header_end))
+            for i, (start, end, record_id) in enumerate(spans):
+                if record_id is not None:
+                    if i != following:
+                        continue
+                    following = next(kept, None)
+                source.seek(start)
+                target.write(source.read(end - start))
+            target.flush()
+            os.fsync(target.fileno())
+        os.replace(compacted, partial)
+    finally:
+        db.close()

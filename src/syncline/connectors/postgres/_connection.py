@@ -149,6 +149,11 @@ class PostgresConnection:
             )
         return None
 
+    def bad_value(self, exc: BaseException) -> bool:
+        # Class 22 (data exception), raised by the server or, before sending,
+        # by asyncpg's codec ("invalid input for query argument $n").
+        return isinstance(exc, asyncpg.DataError)
+
     def error(self, exc: BaseException, doing: str) -> Exception:
         return map_error(exc, doing)
 

@@ -112,6 +112,24 @@ class SQLite(Database[SqliteSettings]):
         conn.keep = self._keeper(key)
         return conn
 
+    async def finish(self, target: str) -> None:
+        """The end of an import run into this database: close the kept connection.
+
+        The connection kept between operations (see :meth:`connect`) is closed,
+        which checkpoints a WAL database into its main file. An operation after
+        ``finish`` opens a new connection. The kept connection is also closed
+        when the instance is garbage-collected (``sqlite3`` closes a connection
+        it frees), so an instance that is never finished leaks nothing.
+        """
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection kept between operations, if any; idempotent."""
+        idle, self._idle = self._idle, None
+        if idle is not None:
+            idle[1].keep = None
+            await idle[1].close()
+
     def _keeper(self, key: tuple[str, float]) -> Callable[[SqliteConnection], bool]:
         def keep(conn: SqliteConnection) -> bool:
             if self._idle is not None:

@@ -229,6 +229,10 @@ class SqliteConnection:
             return PermanentError("SQLite rejected the record: a value has a type it cannot store")
         return None
 
+    def bad_value(self, exc: BaseException) -> bool:
+        # SQLite stores any text or integer in any column: no value is refused for its type.
+        return False
+
     def error(self, exc: BaseException, doing: str) -> Exception:
         text = str(exc)
         lower = text.lower()
