@@ -113,10 +113,16 @@ async def test_incremental_import_reads_only_changes_and_skips_archived(
         assert searches and all(r.status == 200 for r in searches)
 
 
-async def test_export_engine_creates_updates_and_fails_exactly_the_bad_addresses(
+async def test_export_engine_5000_users_3_percent_invalid_fail_exactly_those(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A SQLite table of 1,000 people → HubSpot contacts, matched on email, 3 % bad addresses."""
+    """A SQLite table of 5,000 people → HubSpot contacts through the export engine.
+
+    Matched on email; 3 % are invalid in two ways: an address HubSpot refuses
+    (HubSpot answers per input) and a lifecycle stage HubSpot's schema does not
+    have (the engine's validation stops it before sending). Exactly those fail,
+    each with a fixed message; every other row is created or updated.
+    """
     sandbox = HubSpotSandbox(records=600, limits=True)
     async with sandbox:
         known = [
@@ -124,16 +130,20 @@ async def test_export_engine_creates_updates_and_fails_exactly_the_bad_addresses
         ]
         people = tmp_path / "people.db"
         rows = []
-        for i in range(1, 1001):
+        for i in range(1, 5001):
             email = known[i] if i <= 500 else f"person{i}@example.org"
-            if i % 100 in (3, 40, 77):
+            stage = "lead"
+            if i % 100 in (3, 77):
                 email = f"person{i}.example.org"  # no @: HubSpot refuses it
-            rows.append((i, email, f"Person {i}", "2026-02-01T00:00:00+00:00"))
+            elif i % 100 == 40:
+                stage = "astronaut"  # not one of HubSpot's lifecycle stages
+            rows.append((i, email, f"Person {i}", stage, "2026-02-01T00:00:00+00:00"))
         with sqlite3.connect(people) as db:
             db.execute(
-                "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, firstname TEXT, updated_at TEXT)"
+                "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, firstname TEXT,"
+                " stage TEXT, updated_at TEXT)"
             )
-            db.executemany("INSERT INTO people VALUES (?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO people VALUES (?, ?, ?, ?, ?)", rows)
         monkeypatch.setenv("SYNCLINE_HOME", str(tmp_path / "home"))
         monkeypatch.delenv("SYNCLINE_DATABASE_URL", raising=False)
         monkeypatch.delenv("SYNCLINE_SECRET_KEY", raising=False)
@@ -154,7 +164,7 @@ async def test_export_engine_creates_updates_and_fails_exactly_the_bad_addresses
                 config=PipelineConfig(
                     batch_size=500,
                     source_options={"table": "people", "key": "id", "updated_at": "updated_at"},
-                    mapping={"email": "email", "firstname": "firstname"},
+                    mapping={"email": "email", "firstname": "firstname", "lifecyclestage": "stage"},
                     matching="email",
                 ).to_json(),
             )
@@ -162,18 +172,28 @@ async def test_export_engine_creates_updates_and_fails_exactly_the_bad_addresses
         finally:
             await store.close()
     assert run.status == "succeeded", run.error
-    bad = [r for r in rows if "@" not in r[1]]
-    assert len(bad) == 30
-    assert run.counts["updated"] == 500 - sum(1 for r in bad if r[0] <= 500)
-    assert run.counts["created"] == 500 - sum(1 for r in bad if r[0] > 500)
-    assert run.counts["failed"] == 30
-    [group] = run.error_groups
-    assert group.count == 30
-    assert group.message.startswith(
-        "HubSpot refused the value of property 'email': not a valid email address"
-    )
+    bad_email = [r for r in rows if "@" not in r[1]]
+    bad_stage = [r for r in rows if r[3] != "lead"]
+    bad = {r[0] for r in bad_email + bad_stage}
+    assert len(bad) == 150  # 3 % of 5,000
+    assert run.counts["updated"] == 500 - sum(1 for i in bad if i <= 500)
+    assert run.counts["created"] == 4500 - sum(1 for i in bad if i > 500)
+    assert run.counts["failed"] + run.counts.get("invalid", 0) == 150
+    groups = {g.message: g.count for g in run.error_groups}
+    email_groups = [
+        m for m in groups if m.startswith("HubSpot refused the value of property 'email'")
+    ]
+    stage_groups = [m for m in groups if "lifecyclestage" in m]
+    assert [groups[m] for m in email_groups] == [len(bad_email)]
+    # one group for creates, one for updates
+    assert sum(groups[m] for m in stage_groups) == len(bad_stage), groups
+    for message in groups:  # fixed messages: no address, no value of a row
+        assert "example.org" not in message and "astronaut" not in message
     assert sandbox.rate_limited == 0
     by_email = {o.properties.get("email"): o for o in sandbox.live("contacts")}
-    for _, email, name, _ in rows:
-        if "@" in email:
+    for i, email, name, _, _ in rows:
+        if i not in bad:
             assert by_email[email].properties["firstname"] == name
+            assert by_email[email].properties["lifecyclestage"] == "lead"
+        else:
+            assert email not in by_email or i <= 500
