@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ import testconnector.connector  # noqa: F401 - registers crm-test
 from testconnector.world import World, import_world, table_rows
 
 import syncline.connectors.sqlite  # noqa: F401 - registers the destination
+from syncline.engine.runs.base import BatchedRun
+from syncline.sdk.records import Record
 
 
 @pytest.fixture
@@ -209,3 +212,16 @@ async def test_unknown_pipeline_exits_2(world: World) -> None:
     result = await world.ws.cli("run", "nope")
     assert result.code == 2
     assert "nope" in result.stderr
+
+
+def test_high_water_is_the_greatest_updated_at_ignoring_records_without_one() -> None:
+    early, late = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 6, 1, tzinfo=UTC)
+    batch = {
+        "a": Record("a", {}, None),
+        "b": Record("b", {}, late),
+        "c": Record("c", {}, early),
+        "d": Record("d", {}),
+    }
+    assert BatchedRun.high_water_of(batch) is late
+    assert BatchedRun.high_water_of({"a": Record("a", {})}) is None
+    assert BatchedRun.high_water_of({}) is None

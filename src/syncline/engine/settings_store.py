@@ -6,22 +6,37 @@ the store's encrypted settings of one connection. :func:`settings_to_json` and
 model to the JSON-able dict the store encrypts (secrets revealed — it never
 leaves the process unencrypted), and a pydantic ``ValidationError`` to messages
 that name the field and never echo the value.
+
+Loads are cheap: connectors and the managed HTTP client call ``load()`` in every
+operation and request, and a database read with decryption costs about a
+millisecond, so each :class:`StoredSettings` keeps the decrypted settings it last
+read or wrote for :data:`FRESH_FOR` seconds. Its own ``store()`` is seen at once;
+a change by any other writer (another process, ``syncline apply``, another
+holder of the same connection) is seen within :data:`FRESH_FOR` seconds. Models
+with an ``oauth`` field are always read fresh: a refresh token rotated by
+another process must be seen at once, or the next refresh would spend a revoked
+token.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import orjson
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from pydantic_core import to_jsonable_python
 
+from syncline.http.oauth import OAUTH_FIELD
 from syncline.sdk.errors import ConfigError
 
 if TYPE_CHECKING:
     from syncline.store import Connection, Store
 
 __all__ = [
+    "FRESH_FOR",
     "FieldProblem",
     "MemorySettingsStore",
     "StoredSettings",
@@ -31,6 +46,9 @@ __all__ = [
 ]
 
 S = TypeVar("S", bound=BaseModel)
+
+FRESH_FOR = 1.0
+"""Seconds a :class:`StoredSettings` serves settings it read without reading again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +120,12 @@ def validate_settings(model: type[S], values: dict[str, Any], *, connection: str
 class StoredSettings(Generic[S]):
     """The settings of one stored connection, decrypted and validated into ``model``.
 
-    * ``load()`` reads the newest settings from the store every time (never a
-      cache), validates them, and remembers them as the base of the next
-      ``store()``. Invalid stored settings raise ``ConfigError`` naming the field.
+    * ``load()`` returns the stored settings validated into a new model (a
+      connector may change it freely), and remembers them as the base of the next
+      ``store()``. It reads the store again once its last read or write is
+      :data:`FRESH_FOR` seconds old (measured with *clock*), and every time when
+      the model has an ``oauth`` field. Invalid stored settings raise
+      ``ConfigError`` naming the field.
     * ``store(settings)`` validates ``settings`` through the model, then writes
       only the fields that differ from the last ``load()`` on top of the settings
       stored *now*, in one compare-and-swap loop (``Connections.update_settings``).
@@ -112,23 +133,43 @@ class StoredSettings(Generic[S]):
       rotated OAuth refresh token written here is never overwritten by a writer
       that loaded the settings before the rotation and changed something else.
       Two writers changing the same field: the later write wins. Without a prior
-      ``load()`` on this object, ``store()`` replaces the settings whole.
+      ``load()`` on this object, ``store()`` replaces the settings whole. The
+      next ``load()`` returns what was written, without a read.
     """
 
-    def __init__(self, store: Store, connection: Connection, model: type[S]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        connection: Connection,
+        model: type[S],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._connection = connection
         self._model = model
+        self._clock = clock
         self._base: dict[str, Any] | None = None
+        self._always_read = OAUTH_FIELD in model.model_fields
+        # The last settings read or written, as JSON (parsed anew on every load,
+        # so nothing a connector does to a loaded model reaches them), and when.
+        self._cached: bytes | None = None
+        self._cached_at = 0.0
 
     @property
     def model(self) -> type[S]:
         return self._model
 
     async def load(self) -> S:
-        current = await self._store.connections.load_settings(self._connection.id)
-        settings = validate_settings(self._model, current.values, connection=self._connection.name)
-        self._base = dict(current.values)
+        cached = self._cached
+        if cached is None or self._always_read or self._clock() - self._cached_at >= FRESH_FOR:
+            current = await self._store.connections.load_settings(self._connection.id)
+            values = current.values
+            self._remember(values)
+        else:
+            values = orjson.loads(cached)
+        settings = validate_settings(self._model, values, connection=self._connection.name)
+        self._base = dict(values)
         return settings
 
     async def store(self, settings: S) -> None:
@@ -136,8 +177,11 @@ class StoredSettings(Generic[S]):
         new = settings_to_json(checked)
         base = self._base
         if base is None:
-            await self._store.connections.update_settings(self._connection.id, lambda _: new)
+            result = await self._store.connections.update_settings(
+                self._connection.id, lambda _: new
+            )
             self._base = new
+            self._remember(result.values)
             return
         changed = {key: value for key, value in new.items() if base.get(key) != value}
         removed = [key for key in base if key not in new]
@@ -149,6 +193,16 @@ class StoredSettings(Generic[S]):
 
         result = await self._store.connections.update_settings(self._connection.id, merge)
         self._base = dict(result.values)
+        self._remember(result.values)
+
+    def _remember(self, values: dict[str, Any]) -> None:
+        try:
+            self._cached = orjson.dumps(values)
+        except orjson.JSONEncodeError:
+            # Beyond what orjson writes (an int over 64 bits): read every time.
+            self._cached = None
+            return
+        self._cached_at = self._clock()
 
 
 class MemorySettingsStore(Generic[S]):

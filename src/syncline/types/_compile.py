@@ -60,6 +60,21 @@ def _unknown_property(
     raise AssertionError("unreachable: no unknown property found")
 
 
+def _pick(values: Mapping[Any, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The schema's properties present in a mapping that is not exactly a ``dict``.
+
+    Read with ``get``, as for any mapping, so a ``defaultdict`` or ``Counter``
+    never makes up a value for an absent property; the generated code then reads
+    the plain dict by subscript, the fast way.
+    """
+    picked: dict[str, Any] = {}
+    for name in names:
+        value = values.get(name, _MISSING)
+        if value is not _MISSING:
+            picked[name] = value
+    return picked
+
+
 def _empty_means_null(t: m.Type) -> bool:
     if isinstance(t, m.String):
         return t.values is not None and "" not in t.values
@@ -78,6 +93,8 @@ class _Generator:
             "_ix": _index_path,
             "_mk": _map_key_path,
             "_unknown": _unknown_property,
+            "_pick": _pick,
+            "_fromiso": _dt.datetime.fromisoformat,
             "_isfinite": math.isfinite,
             "_strcopy": str.__str__,
             "_uuid_ok": c.CANONICAL_UUID.fullmatch,
@@ -200,6 +217,22 @@ class _Generator:
             divisor, bound = self.const(per_second), self.const(limit)
             body.append(f"{ind}{sink(f'_fromtimestamp({src} / {divisor}, _UTC)')}")
             return f"type({src}) is int and -{bound} < {src} < {bound}", body
+        if isinstance(t, m.DateTime) and self.layouts.datetime is None:
+            # ISO 8601 text that fromisoformat reads as UTC is the common case: no
+            # converter call. Anything else (naive, another offset, a form it does
+            # not read) goes through the converter, which decides exactly as before;
+            # "" is left to the empty-means-null branch.
+            moment = self.var("t")
+            body.append(f"{ind}try:")
+            body.append(f"{ind}    {moment} = _fromiso({src})")
+            body.append(f"{ind}except ValueError:")
+            body.append(f"{ind}    {moment} = None")
+            body.append(f"{ind}if {moment} is None or {moment}.tzinfo is not _UTC:")
+            body.append(f"{ind}    try:")
+            body.append(f"{ind}        {moment} = {self.const(self.converter(t))}({src})")
+            self.reject(body, ind + "    ", parts, src)
+            body.append(f"{ind}{sink(moment)}")
+            return f"type({src}) is str and {src} != ''", body
         if isinstance(t, m.UUID):
             # Most UUIDs already arrive canonical; anything else goes through uuid.UUID.
             body.append(f"{ind}{sink(src)}")
@@ -353,27 +386,43 @@ class _Generator:
         parts: _Path,
         sink: Callable[[str], str],
     ) -> None:
-        result = self.var("o")
-        out.append(f"{ind}{result} = {{}}")
+        result, given = self.var("o"), self.var("m")
+        # Required properties are read by subscript (cheaper than a get call per
+        # property), which is only safe on an exact dict: any other mapping is
+        # first reduced to a dict of the schema's properties it has.
+        out.append(f"{ind}{given} = {src}")
+        out.append(f"{ind}if type({src}) is not dict:")
+        out.append(f"{ind}    {src} = _pick({src}, {self.const(tuple(t.names()))})")
+        if all(self.required(prop) for prop in t.properties):
+            # Every property will be in the result: start from a copy of a dict
+            # holding all the keys, in order, so each store replaces a value in
+            # place instead of inserting and resizing (same keys, same order).
+            template = self.const(dict.fromkeys(t.names()))
+            out.append(f"{ind}{result} = {template}.copy()")
+        else:
+            out.append(f"{ind}{result} = {{}}")
         for prop in t.properties:
             if not m.is_valid_property_name(prop.name):
                 raise AssertionError("property names are validated identifiers")
             name = repr(prop.name)
             item = self.var("v")
-            out.append(f"{ind}{item} = {src}.get({name}, _M)")
             sub = [*parts, (True, "." + prop.name if parts else prop.name)]
             store = functools.partial(_store, result, name)
             required = self.required(prop)
             if required:
-                out.append(f"{ind}if {item} is _M:")
+                out.append(f"{ind}try:")
+                out.append(f"{ind}    {item} = {src}[{name}]")
+                out.append(f"{ind}except KeyError:")
                 self.fail(out, ind + "    ", sub, "required", "_M", required)
+                out[-1] += " from None"
                 self.value(out, ind, prop.type, item, sub, prop.nullable, store)
             else:
+                out.append(f"{ind}{item} = {src}.get({name}, _M)")
                 out.append(f"{ind}if {item} is not _M:")
                 self.value(out, ind + "    ", prop.type, item, sub, prop.nullable, store)
         known = self.const(frozenset(t.names()))
-        out.append(f"{ind}if len({result}) != len({src}):")
-        out.append(f"{ind}    raise _unknown({src}, {known}, {self.path(parts)})")
+        out.append(f"{ind}if len({result}) != len({given}):")
+        out.append(f"{ind}    raise _unknown({given}, {known}, {self.path(parts)})")
         out.append(f"{ind}{sink(result)}")
 
     def required(self, prop: m.Property) -> str | None:

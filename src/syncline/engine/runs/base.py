@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from syncline.engine.config.model import PipelineConfig
@@ -23,6 +24,9 @@ from syncline.store import Checkpoint, Pipeline, Run, Store
 from syncline.types import Object
 
 __all__ = ["BatchedRun", "Progress"]
+
+_ID = attrgetter("id")
+_UPDATED_AT = attrgetter("updated_at")
 
 Progress = Callable[[Tally], None]
 
@@ -80,11 +84,16 @@ class BatchedRun(ABC):
         ) as reader:
             async for page in reader:
                 tally.time("read", page.seconds)
-                read_in_batch += len(page.records)
-                for record in page.records:
-                    if record.id in batch:
-                        tally.add("duplicate")
-                    batch[record.id] = record
+                records = page.records
+                read_in_batch += len(records)
+                # Per page, not per record: a later version replaces an earlier
+                # one in place (the key keeps its first position), as one
+                # assignment per record would.
+                before = len(batch)
+                batch.update(zip(map(_ID, records), records, strict=True))
+                duplicates = before + len(records) - len(batch)
+                if duplicates:
+                    tally.add("duplicate", duplicates)
                 if not page.done:
                     cursor = page.cursor
                 if len(batch) >= size or page.done:
@@ -101,12 +110,10 @@ class BatchedRun(ABC):
     @staticmethod
     def high_water_of(batch: dict[str, Record]) -> datetime | None:
         """The greatest ``updated_at`` of the batch's records (None when none has one)."""
-        high_water: datetime | None = None
-        for record in batch.values():
-            updated_at = record.updated_at
-            if updated_at is not None and (high_water is None or updated_at > high_water):
-                high_water = updated_at
-        return high_water
+        # A datetime is never false, so filter(None, ...) drops exactly the Nones;
+        # max() keeps the first of equal values, as a strict > scan does.
+        stamps = filter(None, map(_UPDATED_AT, batch.values()))
+        return max(stamps, default=None)
 
     async def checkpoint(
         self, cursor: str | None, high_water: datetime | None, seen_ids: Iterable[str] = ()
