@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from syncline.engine.runs.base import Progress
@@ -96,7 +97,20 @@ def _dead_local_process(owner: str | None) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    # A killed process whose parent has not reaped it yet still answers
+    # kill(pid, 0); it is a zombie and will never heartbeat again.
+    return _is_zombie(parsed.pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state letter follows the command name, which is in parentheses and
+    # may itself hold spaces or parentheses.
+    state = stat[stat.rfind(")") + 2 : stat.rfind(")") + 3]
+    return state in ("Z", "X")
 
 
 async def _lease(store: Store, pipeline: Pipeline, owner: str, full: bool) -> Run:
