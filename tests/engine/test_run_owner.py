@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from syncline.engine.runs.launch import _dead_local_process
 
@@ -31,7 +32,7 @@ def test_a_killed_unreaped_process_is_dead() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     os.kill(child.pid, 9)
     deadline = time.monotonic() + 10
-    while "Z" not in open(f"/proc/{child.pid}/stat").read().rsplit(")", 1)[1][:3]:
+    while "Z" not in Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1][:3]:
         assert time.monotonic() < deadline, "the child never became a zombie"
         time.sleep(0.01)
     try:
