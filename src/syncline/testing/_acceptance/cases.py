@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -55,7 +56,21 @@ class EventCases:
 
 
 def with_ids(messages: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    return [{**m, "messageId": m.get("messageId") or str(uuid.uuid4())} for m in messages]
+    """The messages with a fixed ID and timestamp each.
+
+    The suite builds the same events more than once (a preview, then a send);
+    without this, each build would stamp its own current time and a connector
+    that forwards timestamps would send a body that differs from its preview.
+    """
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return [
+        {
+            **m,
+            "messageId": m.get("messageId") or str(uuid.uuid4()),
+            "timestamp": m.get("timestamp") or now,
+        }
+        for m in messages
+    ]
 
 
 def markers(message: Mapping[str, Any], others: list[dict[str, Any]]) -> list[str]:
