@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from syncline.http import Client
 from syncline.sdk.env import Env
+from syncline.sdk.errors import RetryableError
 from syncline.sdk.events import Event, Events
 from syncline.sdk.protocols import RecordsPage
 from syncline.sdk.records import ConsumableItems, Record, Records
@@ -92,18 +93,34 @@ class Drive:
     reports: list[CallReport[Any]] = field(default_factory=list)
     requests_per_call: list[int] = field(default_factory=list)
     misuse: BaseException | None = None
+    retried: list[tuple[Any, BaseException]] = field(default_factory=list)
 
     def succeeded(self) -> list[Any]:
         return [item for r in self.reports for item in r.succeeded]
 
     def failed(self) -> list[tuple[Any, BaseException]]:
-        return [pair for r in self.reports for pair in r.failed]
+        """Items that failed for good (a retryable failure handed again is not one)."""
+        again = {id(item) for item, _ in self.retried}
+        final = [pair for r in self.reports for pair in r.failed]
+        # An item retried and then failed for good appears once, with its last error.
+        last: dict[int, tuple[Any, BaseException]] = {}
+        for item, error in final:
+            last[id(item)] = (item, error)
+        return [
+            pair
+            for key, pair in last.items()
+            if key not in again or not isinstance(pair[1], RetryableError)
+        ]
 
     def discarded(self) -> list[tuple[Any, Exception]]:
         return [pair for r in self.reports for pair in r.discarded]
 
     def violations(self) -> list[str]:
         return [r.violation for r in self.reports if r.violation]
+
+
+RETRIES = 3
+"""How often the suite hands an item failed with a RetryableError again."""
 
 
 class Harness:
@@ -217,9 +234,14 @@ class Harness:
         *,
         max_calls: int = 1000,
     ) -> Drive:
-        """Call ``call`` with the remaining items until none remain (as the engine does)."""
+        """Call ``call`` with the remaining items until none remain (as the engine does).
+
+        As the engine does, an item failed with a ``RetryableError`` is handed
+        again (ahead of the items not yet sent), up to ``RETRIES`` times.
+        """
         drive = Drive()
         pending = list(items)
+        attempts: dict[int, int] = {}
         for _ in range(max_calls):
             if not pending:
                 return drive
@@ -234,7 +256,13 @@ class Harness:
             drive.requests_per_call.append(sum(1 for s in sent if s.attempt == 1))
             if report.violation:
                 return drive
-            pending = list(report.remaining)
+            again = []
+            for item, error in report.failed:
+                if isinstance(error, RetryableError) and attempts.get(id(item), 0) < RETRIES:
+                    attempts[id(item)] = attempts.get(id(item), 0) + 1
+                    again.append(item)
+                    drive.retried.append((item, error))
+            pending = again + list(report.remaining)
         raise AssertionError(f"items were still pending after {max_calls} calls")
 
 
