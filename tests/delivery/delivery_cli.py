@@ -15,12 +15,5 @@ import delivery_app  # noqa: F401 - registers events-test
 
 from syncline.cli import main as cli_main
 
-# `syncline events` is registered in syncline.cli.main; until it is, add it
-# here so the subprocess speaks the same command line.
-if "events" not in {g.name for g in cli_main.app.registered_groups}:
-    from syncline.cli.events import app as events_app
-
-    cli_main.app.add_typer(events_app, name="events")
-
 if __name__ == "__main__":
     cli_main.main()

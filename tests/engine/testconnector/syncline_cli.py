@@ -17,17 +17,5 @@ import testconnector.connector
 import testconnector.table  # noqa: F401 - registers table-test
 from syncline.cli import main as cli_main
 
-# The run commands are registered in syncline.cli.main; until they are, add them
-# here so the subprocess speaks the same command line.
-_names = {c.name for c in cli_main.app.registered_commands}
-if "run" not in _names:
-    from syncline.cli.run import run
-    from syncline.cli.runs import runs
-    from syncline.cli.worker import worker
-
-    cli_main.app.command("run")(run)
-    cli_main.app.command("runs")(runs)
-    cli_main.app.command("worker")(worker)
-
 if __name__ == "__main__":
     cli_main.main()
