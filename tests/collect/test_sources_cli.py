@@ -7,15 +7,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-import typer
 from collect_support import WRITE_KEY, RunningCollector
 from typer.testing import CliRunner
 
-from syncline.cli import sources
+from syncline.cli.main import app
 from syncline.store import Workspace, open_store
-
-app = typer.Typer()
-app.add_typer(sources.app, name="sources")
 
 
 @pytest.fixture
