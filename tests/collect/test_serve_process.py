@@ -20,15 +20,13 @@ from collect_support import WRITE_KEY, RunningCollector, create_sources
 
 from syncline.store import Workspace, open_store
 
-SERVE = "import typer\nfrom syncline.cli.serve import serve\ntyper.run(serve)\n"
-
 
 class ServeProcess:
     def __init__(self, home: Path, *args: str) -> None:
         env = {**os.environ, "SYNCLINE_HOME": str(home)}
         env.pop("SYNCLINE_DATABASE_URL", None)
         self.process = subprocess.Popen(
-            [sys.executable, "-c", SERVE, "--port", "0", *args],
+            [sys.executable, "-m", "syncline.cli.main", "serve", "--port", "0", *args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -188,7 +186,7 @@ def test_serve_refuses_a_port_in_use(serve: Callable[..., ServeProcess], home: P
     port = first.url.rsplit(":", 1)[1]
     env = {**os.environ, "SYNCLINE_HOME": str(home)}
     result = subprocess.run(
-        [sys.executable, "-c", SERVE, "--port", port],
+        [sys.executable, "-m", "syncline.cli.main", "serve", "--port", port],
         env=env,
         capture_output=True,
         text=True,
