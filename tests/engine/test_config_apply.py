@@ -271,3 +271,30 @@ async def test_apply_never_drops_oauth_tokens_obtained_at_runtime(
         with pytest.raises(ConfigFileError) as caught:
             await apply_project(store, path, ENV)
         assert caught.value.issues[0].path == "connections.app.settings.oauth.access_token"
+
+
+async def test_a_changed_write_key_keeps_the_source_and_its_undelivered_events(
+    store: Store, tmp_path: Path
+) -> None:
+    path = shop_project(tmp_path, "http://127.0.0.1:9")
+    await apply_project(store, path, ENV)
+    before = await store.event_sources.get("web")
+    message = {
+        "messageId": "m-1",
+        "type": "track",
+        "event": "Signed Up",
+        "userId": "u-1",
+        "receivedAt": "2026-01-01T00:00:00.000Z",
+    }
+    await store.event_log.append(before.id, [message])
+
+    plan = await apply_project(store, path, {**ENV, "WEB_KEY": "v" * 20})
+
+    actions = {(c.kind, c.name): (c.action, c.fields) for c in plan.changes}
+    assert actions[("event source", "web")] == ("update", ("write_key",))
+    after = await store.event_sources.get("web")
+    assert after.id == before.id
+    assert after.created_at == before.created_at
+    assert (await store.event_sources.by_write_key("v" * 20)) == after
+    assert (await store.event_sources.by_write_key("w" * 20)) is None
+    assert await store.event_log.count(before.id) == 1

@@ -90,18 +90,40 @@ class EventSources:
         The old key stops working at once. ``NotFound`` if there is no such source.
         """
         key = secrets.token_urlsafe(32)
-        async with self._db.write() as conn:
-            result = await conn.execute(
-                event_sources.update()
-                .where(event_sources.c.name == name)
-                .values(write_key_hash=_hash(key), write_key_prefix=key[:PREFIX_LENGTH])
-            )
-            if result.rowcount == 0:
-                raise NotFound(f"event source {name!r} does not exist")
-            row = (
-                await conn.execute(sa.select(event_sources).where(event_sources.c.name == name))
-            ).one()
-        return _event_source(row), key
+        return await self.set_write_key(name, key), key
+
+    async def set_write_key(self, name: str, write_key: str) -> EventSource:
+        """Replace the source's write key with ``write_key`` (a key from a project file).
+
+        The source keeps its id, so its events still in the log are delivered and its
+        pipelines keep routing; the old key stops working at once. ``ValueError`` for a
+        key too short to be safe, ``NotFound`` if there is no such source, ``NameTaken``
+        if another source already uses that key.
+        """
+        _check_key(write_key)
+        try:
+            async with self._db.write() as conn:
+                result = await conn.execute(
+                    event_sources.update()
+                    .where(event_sources.c.name == name)
+                    .values(
+                        write_key_hash=_hash(write_key),
+                        write_key_prefix=write_key[:PREFIX_LENGTH],
+                    )
+                )
+                if result.rowcount == 0:
+                    raise NotFound(f"event source {name!r} does not exist")
+                row = (
+                    await conn.execute(
+                        sa.select(event_sources).where(event_sources.c.name == name)
+                    )
+                ).one()
+        except sa.exc.IntegrityError:
+            raise NameTaken(
+                f"the write key given for event source {name!r} is used by another source; "
+                "give each source its own key"
+            ) from None
+        return _event_source(row)
 
     async def by_write_key(self, write_key: str) -> EventSource | None:
         """The source the key belongs to, or ``None`` for an unknown key."""

@@ -267,9 +267,10 @@ async def apply_plan(store: Store, plan: Plan) -> None:
         if action == "unchanged":
             continue
         if action == "update":
-            # The store keeps only a hash of the key; a new key replaces the source.
-            await store.event_sources.remove(name)
-        await store.event_sources.create(name, write_key=source.write_key)
+            # Same source, new key: its undelivered events and its pipelines stay.
+            await store.event_sources.set_write_key(name, source.write_key)
+        else:
+            await store.event_sources.create(name, write_key=source.write_key)
     ids = {c.name: c.id for c in await store.connections.list()}
     for name, desired in plan.pipelines.items():
         if by_key[("pipeline", name)].action == "unchanged":
