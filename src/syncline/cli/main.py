@@ -20,6 +20,7 @@ import typer
 from syncline.cli import apply as apply_cmd
 from syncline.cli import connections as connections_cmd
 from syncline.cli import connectors as connectors_cmd
+from syncline.cli import demo as demo_cmd
 from syncline.cli import events as events_cmd
 from syncline.cli import new as new_cmd
 from syncline.cli import run as run_cmd
@@ -68,6 +69,7 @@ app.command("run")(run_cmd.run)
 app.command("runs")(runs_cmd.runs)
 app.command("worker")(worker_cmd.worker)
 app.command("serve")(serve_cmd.serve)
+app.command("demo")(demo_cmd.demo)
 app.add_typer(sources_cmd.app, name="sources")
 app.add_typer(events_cmd.app, name="events")
 app.add_typer(new_cmd.app, name="new")
