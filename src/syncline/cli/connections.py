@@ -7,7 +7,6 @@ exit code 2 with a message that says what to do.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -38,6 +37,8 @@ def run_with_store(work: Callable[[Store], Awaitable[T]]) -> T:
     A store that cannot be opened (bad key, bad URL, newer schema, database
     unreachable) exits with code 2 and a message naming the cause.
     """
+
+    import asyncio
 
     async def main() -> T:
         from syncline.store import StoreError, open_store

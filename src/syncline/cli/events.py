@@ -13,7 +13,6 @@ error (unknown connection or pipeline, unreadable event file).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,6 +100,8 @@ def deliver(
     ),
 ) -> None:
     """Route accepted events to the event pipelines and deliver them, until stopped."""
+    import asyncio
+
     from syncline.engine.delivery import DeliverySettings
 
     settings = DeliverySettings(
@@ -113,6 +114,7 @@ def deliver(
 
 
 async def _deliver(settings: Any, until_idle: bool) -> None:
+    import asyncio
     import signal
 
     from syncline.engine.delivery import DeliveryService
@@ -149,6 +151,8 @@ def dead(
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """List dead letters: the event, the pipeline, the error, attempts and the request."""
+    import asyncio
+
     asyncio.run(_dead(connection, pipeline, limit, as_json))
 
 
@@ -196,6 +200,8 @@ def replay(
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """Queue dead letters again, each behind its user's events already pending."""
+    import asyncio
+
     asyncio.run(_replay(connection, pipeline, _parse_since(since), ids or None, as_json))
 
 
@@ -254,6 +260,8 @@ async def _stats_rows(store: Store) -> list[dict[str, Any]]:
 @app.command("stats")
 def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout.")) -> None:
     """Counters per event pipeline and step, with what is pending and dead."""
+    import asyncio
+
     asyncio.run(_stats(as_json))
 
 
@@ -295,10 +303,14 @@ def tail(
     interval: float = typer.Option(1.0, "--interval", min=0.1, help="Seconds between looks."),
 ) -> None:
     """Follow delivery live: per destination, events delivered, retried and dead, and each new dead letter."""
+    import asyncio
+
     asyncio.run(_tail(connection, interval))
 
 
 async def _tail(connection: str | None, interval: float) -> None:
+    import asyncio
+
     from syncline.store.deliveries import Deliveries
 
     store = await _open()
@@ -365,6 +377,8 @@ def preview(
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """Print the exact HTTP request each event pipeline would send for the event (redacted)."""
+    import asyncio
+
     import orjson
 
     try:

@@ -7,10 +7,7 @@ work against it, then serves until Ctrl-C (exit 130 from ``main``).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
-from importlib.metadata import entry_points
 from typing import Annotated, Any
 
 import typer
@@ -22,6 +19,8 @@ ENTRY_POINT_GROUP = "syncline.sandboxes"
 
 def find_sandbox(code: str) -> type[Any]:
     """The sandbox class registered for connector ``code``; exits 2 with the known codes if none."""
+    from importlib.metadata import entry_points
+
     found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
     entry = found.get(code)
     if entry is None:
@@ -61,6 +60,9 @@ def sandbox(
     ] = False,
 ) -> None:
     """Serve a connector's sandbox on 127.0.0.1 until Ctrl-C."""
+    import asyncio
+    import contextlib
+
     from syncline.sdk.testing.sandbox import Fault
 
     cls = find_sandbox(code)

@@ -10,6 +10,13 @@ Registration checks the class against the spec and raises
 the missing method or field. Shipped connectors and third-party ones are found
 the same way: through the ``syncline.connectors`` entry-point group, whose
 entries name a module (or an object in it) that registers when imported.
+
+Loading is lazy, by code: :func:`get` imports only the entry points named like
+the code it asks for (an entry point's name is its connector's code by
+convention), and falls back to importing every entry point when that does not
+register the code. A process that runs one pipeline therefore imports two
+connectors, not all of them. :func:`registered` and :func:`discover` import
+every entry point.
 """
 
 from __future__ import annotations
@@ -18,11 +25,13 @@ import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from syncline.sdk.errors import SpecError
 from syncline.sdk.spec import EVENTS, ApplicationSpec
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -225,6 +234,8 @@ def discover(*, reload: bool = False) -> list[LoadFailure]:
     with _lock:
         if _discovered and not reload:
             return list(_failures)
+        from importlib.metadata import entry_points
+
         _failures.clear()
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             failure = _load(ep)
@@ -256,17 +267,43 @@ def registered() -> list[Registered]:
 
 
 def get(code: str) -> Registered:
-    """The connector registered under ``code``; KeyError names the known codes."""
-    discover()
+    """The connector registered under ``code``; KeyError names the known codes.
+
+    A connector already registered (its module imported) is returned as is.
+    Otherwise the entry points named ``code`` are loaded; when none of them
+    registers ``code`` (no such entry point, a plugin whose entry-point name
+    differs from its code, or one that fails to load) every entry point is
+    loaded, as :func:`discover` does, before giving up. The KeyError then
+    lists every known code and says how many entry points failed to load.
+    """
     with _lock:
-        try:
-            return _registry[code]
-        except KeyError:
-            known = ", ".join(sorted(_registry)) or "none"
-            raise KeyError(
-                f"unknown connector {code!r}; known connectors: {known}. "
-                "Run `syncline connectors` to list them."
-            ) from None
+        entry = _registry.get(code)
+        if entry is None and not _discovered:
+            _load_named(code)
+            entry = _registry.get(code)
+        if entry is None:
+            failures = discover()
+            entry = _registry.get(code)
+        if entry is not None:
+            return entry
+        known = ", ".join(sorted(_registry)) or "none"
+        broken = f" {len(failures)} connector entry point(s) failed to load." if failures else ""
+        raise KeyError(
+            f"unknown connector {code!r}; known connectors: {known}.{broken} "
+            "Run `syncline connectors` to list them."
+        )
+
+
+def _load_named(code: str) -> None:
+    """Load the entry points named ``code``, in :func:`discover`'s order.
+
+    Failures are not recorded here: :func:`get` falls back to :func:`discover`,
+    which loads the failing entry point again and records why it failed.
+    """
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=code):
+        _load(ep)
 
 
 def instantiate(code: str, env: Any) -> Any:

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from cryptography.fernet import Fernet, InvalidToken
 
 from syncline.store.errors import SettingsUnreadable
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 __all__ = ["SettingsCipher", "parse_key"]
 
@@ -43,18 +45,35 @@ def parse_key(raw: bytes) -> bytes | None:
 
 
 class SettingsCipher:
-    """Encrypts and decrypts one connection's settings dict with one key."""
+    """Encrypts and decrypts one connection's settings dict with one key.
+
+    ``cryptography`` is imported on the first :meth:`encrypt` or
+    :meth:`decrypt`, not when the cipher is made: every store open makes one,
+    and most processes that open a store (listing runs, tailing delivery)
+    never read a connection's settings.
+    """
 
     def __init__(self, key: bytes) -> None:
         """``key`` is a Fernet key (see :func:`parse_key`); anything else raises ``ValueError``."""
         parsed = parse_key(key)
         if parsed is None:
             raise ValueError("not a Fernet key (32 bytes, URL-safe base64)")
-        self._fernet = Fernet(parsed)
+        self._key = parsed
+        self._fernet_instance: Fernet | None = None
+
+    @property
+    def _fernet(self) -> Fernet:
+        if self._fernet_instance is None:
+            from cryptography.fernet import Fernet
+
+            self._fernet_instance = Fernet(self._key)
+        return self._fernet_instance
 
     @staticmethod
     def generate_key() -> bytes:
         """A new random key."""
+        from cryptography.fernet import Fernet
+
         return Fernet.generate_key()
 
     def encrypt(self, connection_id: int, settings: dict[str, Any]) -> bytes:
@@ -69,6 +88,8 @@ class SettingsCipher:
         encrypted the settings, the token was altered, or it belongs to another
         connection.
         """
+        from cryptography.fernet import InvalidToken
+
         try:
             plaintext = self._fernet.decrypt(token)
         except InvalidToken:

@@ -21,14 +21,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -79,13 +78,22 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self.dialect = self.url.get_backend_name()
+        # Each backend's dialect package is imported with its driver; the other
+        # backend's (its types, compiler and insert construct) is never loaded.
+        self._insert: Callable[[sa.Table], Any]
         if self.dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
             self.engine: AsyncEngine = create_async_engine(
                 self.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
             )
             _configure_sqlite(self.engine)
+            self._insert = sqlite.insert
         else:
+            from sqlalchemy.dialects import postgresql
+
             self.engine = create_async_engine(self.url, pool_pre_ping=True)
+            self._insert = postgresql.insert
 
     async def prepare(self) -> None:
         """Get the database ready for connections (before the first one).
@@ -120,9 +128,7 @@ class Database:
 
     def insert(self, table: sa.Table) -> Any:
         """An INSERT supporting ``on_conflict_do_update``/``_do_nothing`` on both backends."""
-        if self.is_sqlite:
-            return sqlite.insert(table)
-        return postgresql.insert(table)
+        return self._insert(table)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -114,9 +114,7 @@ class EventSources:
                 if result.rowcount == 0:
                     raise NotFound(f"event source {name!r} does not exist")
                 row = (
-                    await conn.execute(
-                        sa.select(event_sources).where(event_sources.c.name == name)
-                    )
+                    await conn.execute(sa.select(event_sources).where(event_sources.c.name == name))
                 ).one()
         except sa.exc.IntegrityError:
             raise NameTaken(

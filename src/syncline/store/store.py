@@ -76,7 +76,15 @@ class Store:
         Safe to call from several processes at once: on SQLite the write lock and
         on PostgreSQL an advisory lock let one migrate while the others wait.
         ``StoreError`` when the database was migrated by a newer Syncline.
+
+        A database at the head is recognised in a read transaction, so opening
+        a store takes no write lock (and does not wait behind a long writer in
+        another process) unless there is migrating to do.
         """
+        async with self.database.read() as conn:
+            current = await conn.run_sync(migrations.current_revision)
+        if current == migrations.head_revision():
+            return
         async with self.database.write() as conn:
             if not self.database.is_sqlite:
                 await conn.execute(

@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 from syncline.store.cipher import SettingsCipher, parse_key
 from syncline.store.errors import KeyFileError, SecretKeyError
 
@@ -43,6 +41,8 @@ class Workspace:
         home = env.get(HOME_ENV)
         if home:
             return cls(Path(home).expanduser())
+        import platformdirs
+
         return cls(Path(platformdirs.user_data_dir("syncline")))
 
     @property

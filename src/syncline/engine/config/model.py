@@ -70,7 +70,9 @@ def _check_name(value: str, what: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first validation, not at import: only `syncline apply` reads
+    # project files, and every pipeline run imports this module for PipelineConfig.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ConnectionDecl(_Strict):
