@@ -99,3 +99,10 @@ def test_stats_reads_a_running_collector(collector: RunningCollector) -> None:
 def test_stats_without_a_server_says_so() -> None:
     out = run("sources", "stats", "--url", "http://127.0.0.1:9", code=1)
     assert "is `syncline serve` running?" in out
+
+
+def test_tables_are_not_cut_to_80_columns_off_a_terminal(home: Path) -> None:
+    # CliRunner's stdout is not a terminal, like a pipe into less or grep.
+    name = "website-checkout-flow-" + "x" * 40
+    run("sources", "create", name)
+    assert name in run("sources", "list")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from syncline.cli.output import EXIT_FAILED, EXIT_OK, fail, print_json, warn
+from syncline.cli.output import EXIT_FAILED, EXIT_OK, fail, print_json, print_table, warn
 
 if TYPE_CHECKING:
     from syncline.store import Connection, Store
@@ -91,7 +91,6 @@ def list_connections(json_output: JsonOption = False) -> None:
     if not rows:
         print("No connections. Declare them in a project file and run `syncline apply FILE`.")
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} connections", title_justify="left")
@@ -101,7 +100,7 @@ def list_connections(json_output: JsonOption = False) -> None:
         table.add_row(
             c.name, c.connector, ", ".join(sorted(c.roles)), c.created_at.strftime("%Y-%m-%d %H:%M")
         )
-    Console().print(table)
+    print_table(table)
 
 
 def redacted_settings(connector: str, values: dict[str, Any]) -> tuple[dict[str, Any], bool]:

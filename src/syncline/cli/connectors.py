@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from syncline.cli.output import print_json, warn
+from syncline.cli.output import print_json, print_table, warn
 
 
 def connectors(
@@ -43,7 +43,6 @@ def connectors(
             }
         )
     else:
-        from rich.console import Console
         from rich.table import Table
 
         table = Table(title=f"{len(rows)} connectors", title_justify="left")
@@ -57,7 +56,7 @@ def connectors(
                 _targets(row["writes"]),
                 "yes" if row["events"] else "-",
             )
-        Console().print(table)
+        print_table(table)
     for failure in failures:
         warn(f"connector entry point {failure.entry_point} failed to load: {failure.error}")
 

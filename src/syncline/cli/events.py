@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from syncline.cli.output import EXIT_FAILED, EXIT_USAGE, fail, print_json
+from syncline.cli.output import EXIT_FAILED, EXIT_USAGE, fail, print_json, print_table
 
 if TYPE_CHECKING:
     from syncline.store import Store
@@ -277,7 +277,6 @@ async def _stats(as_json: bool) -> None:
     if not rows:
         print("no event pipelines; declare one with kind: events and run `syncline apply`")
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
@@ -294,7 +293,7 @@ async def _stats(as_json: bool) -> None:
             str(row["pending"]),
             str(row["dead_letters"]),
         )
-    Console().print(table)
+    print_table(table)
 
 
 @app.command("tail")

@@ -25,3 +25,15 @@ def warn(message: str) -> None:
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+def print_table(table: Any) -> None:
+    """Print a rich table on stdout; off a terminal (a pipe, a file) 200 columns wide.
+
+    rich falls back to 80 columns when stdout is not a terminal, which cuts
+    every column of a wide table to a few letters ("PIPEL…") exactly where
+    people pipe output into ``less`` or ``grep``.
+    """
+    from rich.console import Console
+
+    Console(width=None if sys.stdout.isatty() else 200).print(table)

@@ -9,12 +9,11 @@ the same as JSON. Exit code 2 for an unknown pipeline or run.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import typer
 
-from syncline.cli.output import EXIT_USAGE, fail, print_json
+from syncline.cli.output import EXIT_USAGE, fail, print_json, print_table
 
 __all__ = ["runs"]
 
@@ -67,7 +66,6 @@ async def _list(name: str | None, limit: int, as_json: bool) -> None:
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     if not rows:
@@ -92,7 +90,7 @@ def _table(rows: list[dict[str, Any]]) -> None:
             str(r["resumed_from"] or ""),
         )
     # Not on a terminal (a pipe, a file): no wrapping at 80 columns.
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    print_table(table)
 
 
 async def _show(run_id: int, as_json: bool) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from syncline.cli.connections import run_with_store
-from syncline.cli.output import EXIT_FAILED, fail, print_json
+from syncline.cli.output import EXIT_FAILED, fail, print_json, print_table
 
 if TYPE_CHECKING:
     from syncline.store import EventSource, Store
@@ -57,7 +57,6 @@ def list_sources(json_output: JsonOption = False) -> None:
     if not rows:
         print("No event sources. Create one with `syncline sources create NAME`.")
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} event sources", title_justify="left")
@@ -65,7 +64,7 @@ def list_sources(json_output: JsonOption = False) -> None:
         table.add_column(column)
     for s in rows:
         table.add_row(s.name, f"{s.write_key_prefix}…", s.created_at.strftime("%Y-%m-%d %H:%M"))
-    Console().print(table)
+    print_table(table)
 
 
 def _show_key(source: EventSource, key: str, json_output: bool, verb: str) -> None:
