@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import ssl
+from typing import Any
 
 import httpx
 import orjson
@@ -60,3 +62,25 @@ async def test_callers_trace_hook_still_runs(server: FaultServer) -> None:
         await client.send(request)
         await client.send(request)  # the same request again: the hook is not stacked
     assert seen.count("http11.send_request_headers.started") == 2
+
+
+async def test_the_connection_pool_is_built_on_the_first_request(
+    server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Building httpx's pool loads the CA bundle into an SSL context; a client that
+    # never sends (a file or database run builds some) must not pay for it.
+    loads: list[object] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args or kwargs)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    async with Client(make_spec()):
+        pass
+    assert loads == []
+    server.route("GET", "/x", lambda r: {})
+    async with Client(make_spec()) as client:
+        await client.send(client.build_request("GET", f"{server.url}/x"))
+    assert len(loads) == 1

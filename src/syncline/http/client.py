@@ -198,27 +198,39 @@ class Client:
         self._redactor = Redactor((), spec.secret_fields)
         self._listeners: list[Callable[[SentRequest], None]] = []
         self._hook_works = True
-        default = Timeouts()
-        self._http = httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=httpx.Timeout(default.read, connect=default.connect, pool=default.total),
-            limits=httpx.Limits(
-                # httpx's default keep-alive pool: httpcore scans every idle
-                # connection on each request, so a larger pool costs CPU per request.
-                max_connections=max_connections,
-                max_keepalive_connections=min(20, max_connections),
-            ),
-            headers={"user-agent": user_agent},
-        )
+        self._max_connections = max_connections
+        self._user_agent = user_agent
+        # Built on the first request: building it loads the CA bundle into an SSL
+        # context (about 3 MB and 30 ms), which a client that never sends — a file
+        # or database run builds two — should not pay for.
+        self._pool: httpx.AsyncClient | None = None
         self._tokens: TokenKeeper | None = None
         if spec.oauth is not None and settings is not None:
             self._tokens = TokenKeeper(
                 spec.oauth,
                 settings,
-                self._http,
+                lambda: self._http,
                 account or credential or spec.code,
                 on_refresh=self._learn_tokens,
             )
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """The connection pool, built on first use (see ``__init__``)."""
+        if self._pool is None:
+            default = Timeouts()
+            self._pool = httpx.AsyncClient(
+                follow_redirects=False,
+                timeout=httpx.Timeout(default.read, connect=default.connect, pool=default.total),
+                limits=httpx.Limits(
+                    # httpx's default keep-alive pool: httpcore scans every idle
+                    # connection on each request, so a larger pool costs CPU per request.
+                    max_connections=self._max_connections,
+                    max_keepalive_connections=min(20, self._max_connections),
+                ),
+                headers={"user-agent": self._user_agent},
+            )
+        return self._pool
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -234,7 +246,8 @@ class Client:
         if log.isEnabledFor(logging.DEBUG):
             for name, stats in self.stats().items():
                 log.debug("endpoint group %r: %s", name, stats)
-        await self._http.aclose()
+        if self._pool is not None:
+            await self._pool.aclose()
 
     async def load_secrets(self) -> None:
         """Reload the secret values to redact from the settings store (also done by every send)."""

@@ -255,13 +255,15 @@ class TokenKeeper:
     Every client of the same ``account`` in one event loop shares one lock, so
     concurrent requests cause one refresh. Tokens are read from the settings on
     every call, never kept here: another process may have refreshed them.
+    ``http`` is the client refresh requests go through, or a function giving it
+    (so a managed client builds its pool only when a request is sent).
     """
 
     def __init__(
         self,
         spec: OAuthSpec,
         settings: SettingsStore[Any],
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | Callable[[], httpx.AsyncClient],
         account: str,
         clock: Callable[[], float] = time.time,
         on_refresh: Callable[[OAuthSettings], None] | None = None,
@@ -304,7 +306,8 @@ class TokenKeeper:
             settings = await self._settings.load()
             oauth = oauth_of(settings)
             if not still_good(oauth):
-                oauth = await refresh_tokens(self._http, self.spec, oauth)
+                http = self._http if isinstance(self._http, httpx.AsyncClient) else self._http()
+                oauth = await refresh_tokens(http, self.spec, oauth)
                 self.refreshes += 1
                 await self._settings.store(settings.model_copy(update={OAUTH_FIELD: oauth}))
                 if self._on_refresh is not None:
