@@ -119,7 +119,7 @@ async def test_rejected_event_fails_alone_and_others_are_written(sandbox: Klaviy
     # others fail as retryable, and the engine's next call (one request per
     # call) writes them.
     messages = seeded_events()[:3]
-    messages[1] = {**messages[1], "timestamp": "1999-01-01T00:00:00Z"}
+    messages[1] = {**messages[1], "context": {"traits": {"email": "p1@example.c0m"}}}
     connector, client = await connect(sandbox.settings())
     async with client:
         events = events_from(messages, type_id="track")
@@ -127,7 +127,9 @@ async def test_rejected_event_fails_alone_and_others_are_written(sandbox: Klaviy
         assert len(sandbox.received("/api/event-bulk-create-jobs/")) == 1
         permanent = [(e, err) for e, err in first.failed if not isinstance(err, RetryableError)]
         retryable = [e for e, err in first.failed if isinstance(err, RetryableError)]
-        assert [str(err) for _, err in permanent] == ["Klaviyo refused the event's time (HTTP 400)"]
+        assert [str(err) for _, err in permanent] == [
+            "Klaviyo refused the event's email (HTTP 400)"
+        ]
         assert [e.received.message_id for e in retryable] == ["msg-000", "msg-002"]
         assert not sandbox.events
         again = events_from([e.received.raw() for e in retryable], type_id="track")
@@ -135,6 +137,33 @@ async def test_rejected_event_fails_alone_and_others_are_written(sandbox: Klaviy
     assert second.failed == [] and len(second.succeeded) == 2
     assert len(sandbox.received("/api/event-bulk-create-jobs/")) == 2
     assert sorted(sandbox.events) == ["pipeline-1/msg-000", "pipeline-1/msg-002"]
+
+
+async def test_bad_identifiers_are_discarded_before_sending(sandbox: KlaviyoSandbox) -> None:
+    # One bad email would make Klaviyo refuse the whole bulk request; caught
+    # here, the other events go in the same request.
+    seeded = seeded_events()
+    messages = [*seeded[:3], seeded[4]]
+    messages[1] = {**messages[1], "context": {"traits": {"email": "ada at example"}}}
+    messages[3] = {**messages[3], "timestamp": "1999-12-31T23:59:59Z"}
+    values = [None, None, {"phone_number": "555-0100", "external_id": "x"}, None]
+    by_id = {m["messageId"]: v for m, v in zip(messages, values, strict=True)}
+    connector, client = await connect(sandbox.settings())
+    async with client:
+        events = events_from(
+            messages,
+            type_id="track",
+            values=lambda r: by_id[r.message_id] and dict(by_id[r.message_id]),
+        )
+        report = await report_of(connector.send_events(events), events)
+    errors = {e.received.message_id: str(err) for e, err in report.discarded}
+    assert set(errors) == {"msg-001", "msg-002", "msg-004"}
+    assert "(email) is not an email address" in errors["msg-001"]
+    assert "ada at example" not in errors["msg-001"]
+    assert "(phone_number) is not in E.164 form" in errors["msg-002"]
+    assert "(timestamp) is before 2000" in errors["msg-004"]
+    assert len(report.succeeded) == 1 and report.failed == []
+    assert sorted(sandbox.events) == ["pipeline-1/msg-000"]
 
 
 async def test_read_pages_incrementally_with_apps_updated(sandbox: KlaviyoSandbox) -> None:

@@ -11,15 +11,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
 from syncline.connectors.webhook import SPEC, Webhook, WebhookSettings, sign, verify
 from syncline.connectors.webhook._address import blocked_network
+from syncline.connectors.webhook.connector import _sent_field
 from syncline.connectors.webhook.sandbox import PATH, SECRET, WebhookSandbox
 from syncline.http import Client
 from syncline.sdk.env import Env
-from syncline.sdk.errors import AuthError, ConfigError, RecordsError
+from syncline.sdk.errors import AuthError, ConfigError, EventsError, RecordsError
 from syncline.sdk.testing import MemorySettings, events_from, records_from, report_of
 from syncline.types import Role
 
@@ -157,6 +159,43 @@ async def test_rejected_users_never_echo_the_receivers_text() -> None:
             1: "the receiver rejected the record because of property 'email' (code 'invalid')",
             2: "the receiver rejected the record (code 'rejected')",
         }
+
+
+async def test_rejected_events_name_only_fields_that_were_sent() -> None:
+    async with WebhookSandbox(records=1, limits=False) as sandbox:
+        sandbox.reject_event_ids = {"msg-002"}
+        messages = seeded_messages()[:4]
+        messages[1]["context"] = {"traits": {"email": "ada-at-example"}}
+        async with connected(sandbox) as webhook:
+            events = events_from(messages, type_id="event")
+            with pytest.raises(EventsError) as raised:
+                await webhook.send_events(events)
+        errors = {i: str(e) for i, e in raised.value.errors.items()}
+        assert errors == {
+            1: "the receiver rejected the event because of property "
+            "'message.context.traits.email' (code 'invalid')",
+            2: "the receiver rejected the event (code 'rejected')",
+        }
+        assert [e["id"] for e in sandbox.events] == ["msg-000", "msg-003"]
+
+
+def test_a_rejection_names_a_field_only_as_a_path_of_the_sent_event() -> None:
+    sent = {"message": {"context": {"traits": {"email": "x"}}, "properties": {"a b": 1}}}
+    answer = httpx.Response(
+        207,
+        json={
+            "errors": [
+                {"index": 0, "field": "message.context.traits.email"},
+                {"index": 1, "field": "message.context.traits.phone"},  # not sent
+                {"index": 2, "field": "message.properties.a b"},  # not a plain key path
+                {"index": 3, "field": "ada@example.com is wrong"},  # the receiver's text
+            ]
+        },
+    )
+    errors = Webhook._errors(answer, 4, "event", lambda _, field: _sent_field(sent, field))
+    texts = [str(errors[i]) for i in range(4)]
+    assert texts[0].endswith("because of property 'message.context.traits.email'")
+    assert texts[1:] == ["the receiver rejected the event"] * 3
 
 
 @pytest.mark.parametrize(

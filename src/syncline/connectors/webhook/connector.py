@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,8 @@ __all__ = ["SPEC", "USERS_SCHEMA", "Webhook", "WebhookSettings"]
 MAX_USERS = 100
 """Users per request."""
 _CODE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+# A field a receiver names in an event rejection: a dotted path of plain keys.
+_FIELD_PATH = re.compile(r"[A-Za-z0-9_$-]{1,64}(\.[A-Za-z0-9_$-]{1,64}){0,7}")
 _ALLOW = "allow_private_addresses"
 
 
@@ -167,7 +169,8 @@ class Webhook:
             return
         request = self._request(settings, _body("users", items), idempotent=False)
         response = await self.env.http.send(request)
-        errors = self._errors(response, len(items), "record", set(schema.names()))
+        names = set(schema.names())
+        errors = self._errors(response, len(items), "record", lambda _, field: field in names)
         if errors:
             raise RecordsError(errors)
 
@@ -186,15 +189,20 @@ class Webhook:
         is safe). Up to ``max_events`` events and ``max_body_bytes``; an event
         that does not fit is postponed, a first event that alone exceeds the
         body limit is discarded. Events listed in a 2xx answer's ``errors`` fail
-        with ``EventsError`` at their index.
+        with ``EventsError`` at their index; the message names the ``field``
+        the receiver gave only when it is a dotted path of plain keys that
+        exists in the event object sent (``message.context.traits.email``),
+        so no text of the receiver reaches the error.
         """
         settings = await self.env.settings.load()
         await self._check_address(settings)
-        request, count = self._events_request(settings, events)
+        request, sent = self._events_request(settings, events)
         if request is None:
             return
         response = await self.env.http.send(request)
-        errors = self._errors(response, count, "event", set())
+        errors = self._errors(
+            response, len(sent), "event", lambda index, field: _sent_field(sent[index], field)
+        )
         if errors:
             raise EventsError(errors)
 
@@ -212,10 +220,13 @@ class Webhook:
 
     def _events_request(
         self, settings: WebhookSettings, events: Events
-    ) -> tuple[httpx.Request | None, int]:
+    ) -> tuple[httpx.Request | None, list[dict[str, Any]]]:
+        """The request and the event objects it carries, in order (None and [] when empty)."""
         items: list[bytes] = []
+        sent: list[dict[str, Any]] = []
         for event in events.all():
-            line = _dumps(_event_json(event))
+            body = _event_json(event)
+            line = _dumps(body)
             if not _pack(items, "events", line, settings.max_body_bytes):
                 if items:
                     events.postpone()
@@ -228,11 +239,12 @@ class Webhook:
                 )
                 continue
             items.append(line)
+            sent.append(body)
             if len(items) == settings.max_events:
                 break
         if not items:
-            return None, 0
-        return self._request(settings, _body("events", items), idempotent=True), len(items)
+            return None, []
+        return self._request(settings, _body("events", items), idempotent=True), sent
 
     def _request(
         self, settings: WebhookSettings, body: bytes, *, idempotent: bool
@@ -249,9 +261,13 @@ class Webhook:
 
     @staticmethod
     def _errors(
-        response: httpx.Response, count: int, kind: str, properties: set[str]
+        response: httpx.Response, count: int, kind: str, known: Callable[[int, str], bool]
     ) -> dict[int, BaseException]:
-        """Per-item rejections of a 2xx answer, with fixed messages (the receiver's text is never shown)."""
+        """Per-item rejections of a 2xx answer, with fixed messages (the receiver's text is never shown).
+
+        ``known(index, field)`` says whether a ``field`` the receiver named
+        for the item at ``index`` is one we sent, and so may be named.
+        """
         if not response.content.strip():
             return {}
         try:
@@ -271,7 +287,7 @@ class Webhook:
                     f"the receiver's errors name an index outside the {count} {kind}s sent; "
                     "fix the receiver"
                 )
-            errors[index] = PermanentError(_rejection(kind, entry, properties))
+            errors[index] = PermanentError(_rejection(kind, index, entry, known))
         return errors
 
     async def _check_address(self, settings: WebhookSettings) -> None:
@@ -311,12 +327,30 @@ def _event_json(event: Event) -> dict[str, Any]:
     }
 
 
-def _rejection(kind: str, entry: Mapping[str, Any], properties: set[str]) -> str:
-    # The receiver's own text may quote personal data: only a property name
-    # we sent and a short code are kept.
+def _sent_field(event: Mapping[str, Any], field: str) -> bool:
+    """Whether ``field`` is a dotted path of plain keys that exists in the sent ``event``.
+
+    Only such a field is named in an error: anything else a receiver puts
+    there (free text, a value) could carry personal data.
+    """
+    if _FIELD_PATH.fullmatch(field) is None:
+        return False
+    value: Any = event
+    for key in field.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            return False
+        value = value[key]
+    return True
+
+
+def _rejection(
+    kind: str, index: int, entry: Mapping[str, Any], known: Callable[[int, str], bool]
+) -> str:
+    # The receiver's own text may quote personal data: only a field name we
+    # sent and a short code are kept.
     message = f"the receiver rejected the {kind}"
     field = entry.get("field")
-    if isinstance(field, str) and field in properties:
+    if isinstance(field, str) and known(index, field):
         message += f" because of property {field!r}"
     code = entry.get("code")
     if isinstance(code, str) and _CODE.fullmatch(code):

@@ -7,9 +7,11 @@
   timestamp is more than 300 s away (nothing is recorded);
 * 400 when the body is not one of the two shapes;
 * 207 with ``{"errors": [{"index", "code"[, "field"]}]}`` for rejected items —
-  events whose ``id`` is in :attr:`WebhookSandbox.reject_event_ids`, users at
-  an index in :attr:`WebhookSandbox.reject_user_indexes`, users whose ``email``
-  is not an address (``field: "email"``, ``code: "invalid"``);
+  events whose ``id`` is in :attr:`WebhookSandbox.reject_event_ids`, events
+  whose ``message.context.traits.email`` is not an address (``field:
+  "message.context.traits.email"``, ``code: "invalid"``), users at an index in
+  :attr:`WebhookSandbox.reject_user_indexes`, users whose ``email`` is not an
+  address (``field: "email"``, ``code: "invalid"``);
 * 200 ``{}`` otherwise; 429 with ``Retry-After`` beyond 20 requests/s (bursts of 20).
 
 Accepted events are appended to :attr:`WebhookSandbox.events`; accepted users
@@ -97,8 +99,20 @@ class WebhookSandbox(Sandbox):
         for index, event in enumerate(events):
             if event.get("id") in self.reject_event_ids:
                 errors.append({"index": index, "code": "rejected", "message": "refused event"})
-            else:
-                self.events.append(event)
+                continue
+            email = _traits(event).get("email")
+            if email is not None and not (isinstance(email, str) and "@" in email):
+                # As for users: the receiver's text quotes the value.
+                errors.append(
+                    {
+                        "index": index,
+                        "code": "invalid",
+                        "field": "message.context.traits.email",
+                        "message": f"{email} is not an email address",
+                    }
+                )
+                continue
+            self.events.append(event)
         return Reply(207, json={"errors": errors}) if errors else Reply(200, json={})
 
     def _users(self, users: list[Any]) -> Reply:
@@ -123,3 +137,11 @@ class WebhookSandbox(Sandbox):
                 user_id = user.get("id") or f"u-{len(collection)}-{self.rng.randrange(10**9)}"
                 collection.put({"id": user_id, "attributes": user.get("attributes")}, stamp)
         return Reply(207, json={"errors": errors}) if errors else Reply(200, json={})
+
+
+def _traits(event: Any) -> dict[str, Any]:
+    """``message.context.traits`` of a posted event, or {} when any step is not an object."""
+    value: Any = event
+    for key in ("message", "context", "traits"):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else {}
