@@ -1,13 +1,20 @@
 """Sustained ingest throughput of ``syncline serve`` (collector alone, durable acks, SQLite).
 
-Starts the collector as its own process on a fresh SQLite workspace, then sends
-batches from this process over raw keep-alive HTTP/1.1 connections (asyncio
-streams: a cheap client, so the measured cost is the server's) and reports
-events/s and request latency percentiles. Every 200 counted means the events were
-committed (fsynced) before the answer. At the end the event log is counted to
-check that every acknowledged event is there.
+Starts the collector alone (``syncline serve --no-deliver``) as its own process
+on a fresh SQLite workspace, then sends batches from this process over raw
+keep-alive HTTP/1.1 connections (asyncio streams: a cheap client, so the
+measured cost is the server's) and reports events/s, request latency
+percentiles, the server's CPU per event (its event-loop thread and its other
+threads apart: the other threads are mostly the event log's writer) and the
+events per group commit (one commit is one fsync). Every 200 counted means the
+events were committed (fsynced) before the answer. At the end the event log is
+counted to check that every acknowledged event is there.
 
     .venv/bin/python bench/collect.py [--seconds 15] [--connections 16] [--batch 100]
+                                      [--prune] [--profile FILE]
+
+The machine is usually shared: compare CPU per event, not events/s, between
+runs at different load averages (printed with each run).
 
 The load is bounded: it stops after ``--seconds`` and talks to 127.0.0.1 only.
 """
@@ -25,29 +32,58 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import psutil
 
 KEY = "bench-write-key-0123456789"
+# The collector alone: `syncline serve --no-deliver` (delivery would prune the log
+# and compete for the same core).
 SERVE = "import typer\nfrom syncline.cli.serve import serve\ntyper.run(serve)\n"
+# With --profile: the same command under cProfile, stats written at a clean stop.
+PROFILED = (
+    "import cProfile, sys, typer\nfrom syncline.cli.serve import serve\n"
+    "out = sys.argv.pop()\nprofile = cProfile.Profile()\nprofile.enable()\n"
+    "try:\n    typer.run(serve)\nfinally:\n"
+    "    profile.disable()\n    profile.dump_stats(out)\n"
+)
+BASE = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def make_body(batch: int, n: int) -> bytes:
+    """A batch as analytics-python sends it: distinct ids and times, one sentAt."""
     events = [
         {
             "type": "track",
             "event": "Order Completed",
             "userId": f"user-{(n * batch + i) % 5000}",
             "messageId": str(uuid.uuid4()),
-            "timestamp": "2026-01-01T12:00:00.000Z",
+            "timestamp": iso(BASE + timedelta(milliseconds=37 * (n * batch + i))),
             "properties": {"order_id": f"o-{n}-{i}", "total": 129.5, "currency": "EUR", "items": 3},
             "context": {"library": {"name": "bench", "version": "1"}, "ip": "203.0.113.7"},
         }
         for i in range(batch)
     ]
-    return orjson.dumps({"batch": events, "sentAt": "2026-01-01T12:00:01.000Z"})
+    sent_at = iso(BASE + timedelta(milliseconds=37 * (n + 1) * batch + 250))
+    return orjson.dumps({"batch": events, "sentAt": sent_at})
+
+
+def _thread_cpu(pid: int) -> dict[str, tuple[float, float]]:
+    """CPU seconds (total, system) of the event loop's thread and of all others."""
+    times: dict[str, tuple[float, float]] = {}
+    for thread in psutil.Process(pid).threads():
+        # The main thread runs the event loop; the others are the log's writer,
+        # its checkpointer and the store driver's threads.
+        name = "event loop" if thread.id == pid else "other threads"
+        used, system = times.get(name, (0.0, 0.0))
+        times[name] = (used + thread.user_time + thread.system_time, system + thread.system_time)
+    return times
 
 
 async def connection(
@@ -121,6 +157,11 @@ def main() -> None:
         help="Delete the log up to its end every 0.5 s, as delivery does when it keeps up "
         "(without it the log grows for the whole run: the worst case).",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="Run the server under cProfile and write its stats to FILE (pstats format).",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "SYNCLINE_HOME": home}
@@ -139,8 +180,12 @@ def main() -> None:
             env=env,
             check=True,
         )
+        command = [sys.executable, "-c", SERVE, "--port", "0", "--no-deliver"]
+        if args.profile:
+            command = [*command, str(Path(args.profile).resolve())]
+            command[2] = PROFILED
         server = subprocess.Popen(
-            [sys.executable, "-c", SERVE, "--port", "0"],
+            command,
             env=env,
             stdout=subprocess.PIPE,
             text=True,
@@ -152,6 +197,7 @@ def main() -> None:
             assert match, f"unexpected first line from the server: {line!r}"
             port = int(match.group(1))
             server_cpu = psutil.Process(server.pid).cpu_times()
+            threads_before = _thread_cpu(server.pid)
             client_cpu = os.times()
             started = time.perf_counter()
             latencies, counts = asyncio.run(
@@ -159,6 +205,7 @@ def main() -> None:
             )
             elapsed = time.perf_counter() - started
             server_after = psutil.Process(server.pid).cpu_times()
+            threads_after = _thread_cpu(server.pid)
             commits = orjson.loads(
                 __import__("urllib.request")
                 .request.urlopen(f"http://127.0.0.1:{port}/v1/_stats")
@@ -192,8 +239,26 @@ def main() -> None:
     server_used = (server_after.user + server_after.system) - (server_cpu.user + server_cpu.system)
     client_used = (client_after.user + client_after.system) - (client_cpu.user + client_cpu.system)
     print(
-        f"cpu: server {100 * server_used / elapsed:.0f}%, load client {100 * client_used / elapsed:.0f}% "
-        "(100% = one core)"
+        f"cpu: server {100 * server_used / elapsed:.0f}% "
+        f"({1e6 * server_used / max(accepted, 1):.1f} us per event), "
+        f"load client {100 * client_used / elapsed:.0f}% (100% = one core); "
+        f"load average {Path('/proc/loadavg').read_text().split()[0]}"
+    )
+    threads = {
+        name: used - threads_before.get(name, (0.0, 0.0))[0]
+        for name, (used, _) in threads_after.items()
+    }
+    system = {
+        name: sys_used - threads_before.get(name, (0.0, 0.0))[1]
+        for name, (_, sys_used) in threads_after.items()
+    }
+    print(
+        "cpu by thread, us per event (of which system): "
+        + ", ".join(
+            f"{name} {1e6 * used / max(accepted, 1):.1f} ({1e6 * system[name] / max(accepted, 1):.1f})"
+            for name, used in sorted(threads.items(), key=lambda item: -item[1])
+            if used > 0.01
+        )
     )
     print(f"group commits: {commits} ({accepted / max(commits, 1):,.0f} events per commit)")
     if args.prune:

@@ -309,6 +309,21 @@ def test_strict_per_event_size(start_collector: Callable[..., RunningCollector])
     assert collector.stats()["rejected"] == {"web": {"event_too_large": 1}}
 
 
+def test_an_event_nested_too_deep_to_store_is_rejected_alone(collector: RunningCollector) -> None:
+    """JSON the parser reads but the log's encoder cannot write must not fail the batch."""
+    deep = b'{"x":' * 300 + b"1" + b"}" * 300
+    body = b'{"batch": [%s, {"type": "track", "userId": "u2", "properties": %s}, %s]}' % (
+        orjson.dumps(track(1)),
+        deep,
+        orjson.dumps(track(3)),
+    )
+    response = collector.post("/v1/batch", body, headers=basic(WRITE_KEY))
+    assert response.status_code == 200
+    assert response.json() == {"success": True, "accepted": 2, "rejected": 1}
+    assert [m["event"] for m in collector.messages()] == ["E1", "E3"]
+    assert collector.stats()["rejected"] == {"web": {"too_deeply_nested": 1}}
+
+
 def test_large_events_pass_without_strict_mode(collector: RunningCollector) -> None:
     body = {"batch": [track(1, properties={"blob": "x" * 40_000})]}
     assert collector.post("/v1/batch", body, headers=basic(WRITE_KEY)).status_code == 200

@@ -29,7 +29,15 @@ STRICT = 2_000
 TYPES = ("track", "identify", "page", "screen", "group", "alias")
 
 good_times = st.sampled_from(
-    ["2026-01-01T00:00:00Z", "2025-06-30T23:59:59.999+02:00", "2026-03-01T10:00:00", "2026-01-01"]
+    [
+        "2026-01-01T00:00:00Z",
+        "2025-06-30T23:59:59.999+02:00",
+        "2026-03-01T10:00:00",
+        "2026-01-01",
+        # The form clients send, which the collector reads on a fast path.
+        "2026-01-01T00:00:00.123Z",
+        "2025-12-31T23:59:59.999Z",
+    ]
 )
 bad_times = st.one_of(
     st.sampled_from(["yesterday", "", "2026-13-01T00:00:00Z", "12:00"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from syncline.store import Store, Workspace, open_store
-from syncline.store.event_log import LoggedEvent
+from syncline.store.event_log import LoggedEvent, LogRow
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -186,3 +187,48 @@ async def test_committed_appends_survive_reopening(database_url: str, workspace:
         assert [e.id for e in await reopened.event_log.read_after(0, 100)] == ids
     finally:
         await reopened.close()
+
+
+@pytest.mark.parametrize("size", [1, 127, 128, 129, 300])
+async def test_appends_of_any_size_keep_order_and_consecutive_ids(store: Store, size: int) -> None:
+    """SQLite writes rows in multi-row statements of up to 128: no size loses or reorders any."""
+    source, _ = await store.event_sources.create("web")
+    log = store.event_log
+    [before] = await log.append(source.id, [message(-1)])
+    received = datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)
+    rows = [
+        LogRow(source.id, f"m-{n}", None if n % 2 else f"a{n}", f"u{n}", "track", received, b"{}")
+        for n in range(size)
+    ]
+    ids = await log.append_rows(rows)
+    assert ids == list(range(before + 1, before + 1 + size))
+    events = await log.read_after(before, size + 10)
+    assert [(e.id, e.message_id, e.anonymous_id, e.user_id) for e in events] == [
+        (ids[n], f"m-{n}", None if n % 2 else f"a{n}", f"u{n}") for n in range(size)
+    ]
+    assert {e.received_at for e in events} == {received}
+
+
+async def test_a_failing_row_in_a_later_statement_stores_nothing(store: Store) -> None:
+    source, _ = await store.event_sources.create("web")
+    received = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    rows = [
+        LogRow(source.id if n != 250 else 999_999, f"m-{n}", None, "u", "track", received, b"{}")
+        for n in range(300)
+    ]
+    with pytest.raises(sa.exc.IntegrityError):
+        await store.event_log.append_rows(rows)
+    assert await store.event_log.count() == 0
+    # The appender is usable again after the rollback.
+    assert len(await store.event_log.append_rows(rows[:3])) == 3
+
+
+async def test_log_is_indexed_by_source_only(store: Store) -> None:
+    """Appends must not pay for an index of random message ids (nothing reads one)."""
+
+    def indexes(connection: sa.Connection) -> list[list[str | None]]:
+        found = sa.inspect(connection).get_indexes("event_log")
+        return sorted(list(index["column_names"]) for index in found)
+
+    async with store.database.read() as conn:
+        assert await conn.run_sync(indexes) == [["source_id"]]

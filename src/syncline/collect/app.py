@@ -44,8 +44,8 @@ from syncline.collect.commit import Backlog, CommitterStopped, GroupCommitter
 from syncline.collect.normalize import normalize
 from syncline.collect.settings import CollectorSettings
 from syncline.collect.stats import CollectorStats
+from syncline.collect.timestamps import TimeCorrector
 from syncline.store import Store
-from syncline.store.event_log import LogRow
 
 __all__ = ["PATH_TYPES", "Collector"]
 
@@ -97,6 +97,7 @@ class Collector:
         self.committer = GroupCommitter(store.event_log, self.settings.max_commit_events)
         self.backlog = Backlog(store.event_log, self.settings.max_backlog)
         self.stats = CollectorStats(self.settings.recent_rejections)
+        self._minutes = TimeCorrector.minutes_cache()
         self.stopping = False
 
     async def start(self) -> None:
@@ -210,22 +211,14 @@ class Collector:
             )
         received_at = self._clock()
         result = normalize(
-            body, path_type, received_at, strict_event_bytes=settings.strict_event_bytes
+            body,
+            path_type,
+            received_at,
+            source.id,
+            strict_event_bytes=settings.strict_event_bytes,
+            minutes=self._minutes,
         )
-        # Built here rather than with row_from_message: the messages were just
-        # checked and receivedAt is known, so nothing is parsed twice.
-        rows = [
-            LogRow(
-                source.id,
-                m["messageId"],
-                _id_text(m.get("anonymousId")),
-                _id_text(m.get("userId")),
-                m["type"],
-                received_at,
-                orjson.dumps(m),
-            )
-            for m in result.messages
-        ]
+        rows = result.rows
         if rows:
             try:
                 await self.committer.submit(rows)
@@ -254,13 +247,6 @@ async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
             yield chunk
         if not message.get("more_body", False):
             return
-
-
-def _id_text(value: Any) -> str | None:
-    """A checked ``userId``/``anonymousId`` as the log's text column (integers as text)."""
-    if value is None or value == "":
-        return None
-    return value if isinstance(value, str) else str(value)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Turning a Segment request body into normalized messages and per-event rejections.
+"""Turning a Segment request body into event log rows and per-event rejections.
 
 One request body holds one message (``/v1/track`` and the other per-type
 paths) or a ``batch`` of them (``/v1/batch``, ``/v1/b``, ``/v1/import``). Each
@@ -20,23 +20,36 @@ What a kept message becomes (everything else stays exactly as sent):
   else ``receivedAt``;
 * on a per-type path, ``type`` is the path's type.
 
+A kept message is then encoded once (orjson) into the :class:`LogRow` the
+event log stores.
+
+Cost choice, because this runs for every event: the kept messages are the
+body's own dicts, changed in place (the body is parsed for this request and
+thrown away after it), and times go through :class:`TimeCorrector`, whose fast
+path reads and writes the ``YYYY-MM-DDTHH:MM:SS.mmmZ`` form without
+``datetime``.
+
 Rejection reasons (fixed strings, no personal data): ``not_an_object``,
 ``missing_type``, ``unknown_type``, ``missing_id`` (neither ``userId`` nor
 ``anonymousId``), ``invalid_field`` (a field of the wrong JSON type; the field's
-name is recorded), ``invalid_timestamp`` (not ISO 8601, or out of range) and
-``event_too_large`` (strict mode only).
+name is recorded), ``invalid_timestamp`` (not ISO 8601, or out of range),
+``event_too_large`` (strict mode only) and ``too_deeply_nested`` (objects or
+arrays nested deeper than the encoder writes, 254 levels: the parser reads
+deeper than that, so without this one event would fail its whole request).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
 
+from syncline.collect.timestamps import InvalidTime, TimeCorrector, format_time
 from syncline.sdk.received import EVENT_TYPES
+from syncline.store.event_log import LogRow
 
 __all__ = ["REASONS", "Normalized", "Rejection", "format_time", "normalize"]
 
@@ -48,10 +61,23 @@ REASONS: Final = (
     "invalid_field",
     "invalid_timestamp",
     "event_too_large",
+    "too_deeply_nested",
 )
 
-_STRING_FIELDS: Final = ("event", "name", "category", "channel", "groupId", "previousId")
-_OBJECT_FIELDS: Final = ("properties", "traits", "context", "integrations")
+# Optional fields checked for their JSON type, in the order they are checked
+# (the first wrong one is the rejection's field).
+_TYPED_FIELDS: Final = (
+    ("event", str),
+    ("name", str),
+    ("category", str),
+    ("channel", str),
+    ("groupId", str),
+    ("previousId", str),
+    ("properties", dict),
+    ("traits", dict),
+    ("context", dict),
+    ("integrations", dict),
+)
 _MERGED_FIELDS: Final = ("context", "integrations")
 
 
@@ -67,9 +93,9 @@ class Rejection:
 
 @dataclass(slots=True)
 class Normalized:
-    """The kept messages (in request order) and the rejections of one request."""
+    """The kept events as log rows (in request order) and the rejections of one request."""
 
-    messages: list[dict[str, Any]]
+    rows: list[LogRow]
     rejections: list[Rejection]
 
 
@@ -79,60 +105,38 @@ class _Reject(Exception):
         self.field = field
 
 
-def format_time(value: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and ``Z``, as Segment writes times."""
-    text = value.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.removesuffix("+00:00") + "Z"
-
-
-def _parse_time(value: Any, field: str) -> datetime:
-    if not isinstance(value, str):
-        raise _Reject("invalid_timestamp", field)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise _Reject("invalid_timestamp", field) from None
-    if parsed.tzinfo is None:
-        # Segment clients always send an offset; a naive time can only be UTC.
-        return parsed.replace(tzinfo=UTC)
-    return parsed
-
-
-def _check_identifier(message: dict[str, Any], key: str) -> bool:
-    """Whether the message carries a usable ``key``; ``_Reject`` for a wrong type."""
-    value = message.get(key)
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return value != ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return True
-    raise _Reject("invalid_field", key)
-
-
 def normalize(
     body: dict[str, Any],
     path_type: str | None,
     received_at: datetime,
+    source_id: int,
     *,
     strict_event_bytes: int | None = None,
+    minutes: tuple[dict[str, int], dict[int, str]] | None = None,
 ) -> Normalized:
-    """Normalize a parsed body; ``path_type`` is the per-type path's type or ``None`` for a batch.
+    """Normalize a parsed body into rows of ``source_id``; ``path_type`` is ``None`` for a batch.
 
-    For a batch the caller has already checked that ``body["batch"]`` is a list.
-    Never raises for anything inside the messages: each problem is a
+    ``path_type`` is the per-type path's type. For a batch the caller has
+    already checked that ``body["batch"]`` is a list. The body's message dicts
+    are changed in place (see the module docs); a rejected one is left as it
+    was. ``minutes`` is a :meth:`TimeCorrector.minutes_cache` kept across
+    requests. Never raises for anything inside the messages: each problem is a
     :class:`Rejection`.
     """
-    received_text = format_time(received_at)
+    times = TimeCorrector(received_at, minutes)
+    shared: list[tuple[str, dict[str, Any]]] = []
     if path_type is None:
         items: list[Any] = body["batch"]
-        shared = {key: body.get(key) for key in _MERGED_FIELDS}
+        shared = [
+            (key, outer)
+            for key in _MERGED_FIELDS
+            if isinstance(outer := body.get(key), dict) and outer
+        ]
         batch_sent_at = body.get("sentAt")
     else:
         items = [body]
-        shared = {key: None for key in _MERGED_FIELDS}
         batch_sent_at = None
-    kept: list[dict[str, Any]] = []
+    rows: list[LogRow] = []
     rejections: list[Rejection] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
@@ -142,11 +146,11 @@ def normalize(
         try:
             if strict_event_bytes is not None and _encoded_size(item) > strict_event_bytes:
                 raise _Reject("event_too_large")
-            kept.append(_message(item, kind, shared, batch_sent_at, received_at, received_text))
+            rows.append(_row(item, kind, shared, batch_sent_at, times, received_at, source_id))
         except _Reject as rejected:
             shown = kind if isinstance(kind, str) and kind in EVENT_TYPES else None
             rejections.append(Rejection(index, shown, rejected.reason, rejected.field))
-    return Normalized(kept, rejections)
+    return Normalized(rows, rejections)
 
 
 def _encoded_size(item: dict[str, Any]) -> int:
@@ -157,72 +161,75 @@ def _encoded_size(item: dict[str, Any]) -> int:
         return len(repr(item).encode("utf-8", "replace"))
 
 
-def _message(
+def _identifier(value: Any, key: str) -> str | None:
+    """A ``userId``/``anonymousId`` as the log's text column; ``_Reject`` for a wrong type.
+
+    A string (empty counts as absent) or a non-bool integer (stored as text).
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise _Reject("invalid_field", key)
+
+
+def _row(
     item: dict[str, Any],
     kind: Any,
-    shared: dict[str, Any],
+    shared: list[tuple[str, dict[str, Any]]],
     batch_sent_at: Any,
+    times: TimeCorrector,
     received_at: datetime,
-    received_text: str,
-) -> dict[str, Any]:
+    source_id: int,
+) -> LogRow:
+    # The checks' order is the order the module docs promise for the reason.
     if kind is None:
         raise _Reject("missing_type")
     if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise _Reject("unknown_type")
-    has_anonymous = _check_identifier(item, "anonymousId")
-    has_user = _check_identifier(item, "userId")
-    if not has_anonymous and not has_user:
+    anonymous_id = _identifier(item.get("anonymousId"), "anonymousId")
+    user_id = _identifier(item.get("userId"), "userId")
+    if anonymous_id is None and user_id is None:
         raise _Reject("missing_id")
     message_id = item.get("messageId")
     if message_id is not None and not isinstance(message_id, str):
         raise _Reject("invalid_field", "messageId")
-    for key in _STRING_FIELDS:
+    for key, expected in _TYPED_FIELDS:
         value = item.get(key)
-        if value is not None and not isinstance(value, str):
+        if value is not None and not isinstance(value, expected):
             raise _Reject("invalid_field", key)
-    for key in _OBJECT_FIELDS:
-        value = item.get(key)
-        if value is not None and not isinstance(value, dict):
-            raise _Reject("invalid_field", key)
+    sent = item.get("sentAt")
+    if sent is None:
+        sent = batch_sent_at
+    original = item.get("timestamp")
+    if original is None:
+        original = item.get("originalTimestamp")
+    try:
+        timestamp = times.corrected(sent, original)
+    except InvalidTime as invalid:
+        raise _Reject("invalid_timestamp", invalid.field) from None
 
-    message = dict(item)
+    # Every check passed: from here on the message is changed in place.
+    message = item
     message.pop("writeKey", None)
     message["type"] = kind
-    for key, outer in shared.items():
-        if isinstance(outer, dict) and outer:
-            inner = message.get(key)
-            message[key] = {**outer, **inner} if inner else dict(outer)
+    for key, outer in shared:
+        inner = message.get(key)
+        message[key] = {**outer, **inner} if inner else dict(outer)
     if not message_id:
-        message["messageId"] = str(uuid.uuid4())
-
-    sent_text = item.get("sentAt")
-    if sent_text is None:
-        sent_text = batch_sent_at
-    original_text = item.get("timestamp")
-    if original_text is None:
-        original_text = item.get("originalTimestamp")
-    sent = None if sent_text is None else _parse_time(sent_text, "sentAt")
-    original = None if original_text is None else _parse_time(original_text, "timestamp")
-    message["receivedAt"] = received_text
+        message_id = str(uuid.uuid4())
+        message["messageId"] = message_id
+    message["receivedAt"] = times.received_text
     if sent is not None:
-        message["sentAt"] = sent_text
-    if original is None:
-        message["timestamp"] = received_text
-        return message
-    message["originalTimestamp"] = original_text
-    if sent is None:
-        # No sentAt: nothing to correct with; keep the client's time, normalized.
-        message["timestamp"] = _format_checked(original)
-        return message
+        message["sentAt"] = sent
+    if original is not None:
+        message["originalTimestamp"] = original
+    message["timestamp"] = timestamp
     try:
-        message["timestamp"] = format_time(received_at - (sent - original))
-    except (OverflowError, ValueError):
-        raise _Reject("invalid_timestamp", "timestamp") from None
-    return message
-
-
-def _format_checked(value: datetime) -> str:
-    try:
-        return format_time(value)
-    except (OverflowError, ValueError):
-        raise _Reject("invalid_timestamp", "timestamp") from None
+        payload = orjson.dumps(message)
+    except orjson.JSONEncodeError:
+        # The only value parsed JSON can hold that orjson will not write back.
+        raise _Reject("too_deeply_nested") from None
+    return LogRow(source_id, message_id, anonymous_id, user_id, kind, received_at, payload)

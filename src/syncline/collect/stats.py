@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from syncline.collect.normalize import Rejection, format_time
+from syncline.collect.normalize import Rejection
+from syncline.collect.timestamps import format_time
 
 __all__ = ["CollectorStats", "RecentRejection"]
 

@@ -261,7 +261,7 @@ event_log = sa.Table(
     sa.Column("received_at", UTCDateTime(), nullable=False),
     # The normalized message, orjson-encoded.
     sa.Column("payload", sa.LargeBinary(), nullable=False),
-    sa.Index("ix_event_log_source_id_message_id", "source_id", "message_id"),
+    sa.Index("ix_event_log_source_id", "source_id"),
     sqlite_autoincrement=True,
 )
 
