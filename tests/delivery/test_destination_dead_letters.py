@@ -343,7 +343,7 @@ async def test_ga4_delivers_valid_events_and_dead_letters_the_invalid(tmp_path: 
             # Before sending, by the connector (GA4 would answer 2xx and drop them):
             # an event name GA4 refuses, a parameter value over 100 characters,
             # a reserved event name, a boolean parameter.
-            batch.add(user, event="Song Played", invalid=["(event)"])
+            batch.add(user, event="Song.Played", invalid=["(event)"])
             batch.add(user, event="song-played!", invalid=["(event)"])
             long_value = "v" * 101
             batch.add(

@@ -30,10 +30,10 @@ class TestGoogleAnalyticsAcceptance(ConnectorAcceptance):
             discard=[
                 {
                     "type": "track",
-                    "event": "Signed Up",  # a space: GA4 drops the event
+                    "event": "Signed-Up",  # a hyphen: GA4 drops the event
                     "anonymousId": "device-1",
                     "userId": "u1",
-                    "properties": {"marker": "discarded-space-name"},
+                    "properties": {"marker": "discarded-hyphen-name"},
                 },
                 {
                     "type": "track",

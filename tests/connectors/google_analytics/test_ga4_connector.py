@@ -84,7 +84,7 @@ async def test_invalid_events_are_discarded_naming_the_field(
     sandbox: GoogleAnalyticsSandbox,
 ) -> None:
     messages = [track(i) for i in range(7)]
-    messages[1]["event"] = "Order Completed"  # a space
+    messages[1]["event"] = "Order-Completed"  # a hyphen
     messages[2]["properties"] = {"google_campaign": "x"}  # reserved prefix
     messages[4]["properties"] = {"note": "y" * 101}  # value over 100 characters
     messages[5]["event"] = "session_start"  # reserved name
@@ -131,6 +131,22 @@ async def test_invalid_events_are_discarded_naming_the_field(
     paths = [m["fieldPath"] for m in response.json()["validationMessages"]]
     assert paths == ["events[0].name", "events[1].params"]
     assert collected.status_code == 204 and len(sandbox.collected) == 2  # dropped silently
+
+
+async def test_segment_event_names_with_spaces_are_delivered_with_underscores(
+    sandbox: GoogleAnalyticsSandbox,
+) -> None:
+    # Segment's spec names events "Order Completed"; GA4 refuses spaces.
+    messages = [track(0, event="Order Completed"), track(1, event="  Video \t Played ")]
+    connector, client = await connect(sandbox.settings())
+    async with client:
+        events = events_from(messages, type_id="custom")
+        report = await report_of(connector.send_events(events), events)
+    assert report.error is None and not report.discarded
+    (sent,) = sandbox.received("/mp/collect")
+    names = [e["name"] for e in json.loads(sent.body)["events"]]
+    assert names == ["Order_Completed", "Video_Played"]
+    assert len(sandbox.collected) == 2  # the sandbox, like GA4, accepted both names
 
 
 async def test_one_client_and_user_per_request(sandbox: GoogleAnalyticsSandbox) -> None:

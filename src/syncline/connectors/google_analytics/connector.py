@@ -16,7 +16,8 @@ What the connector relies on, from GA4's public Measurement Protocol docs:
 
 Mapping: ``client_id`` is the message's anonymousId, ``user_id`` its userId,
 each event's ``timestamp_micros`` its timestamp. The ``custom`` type sends
-the message's ``event`` with its properties as parameters; the recommended
+the message's ``event`` (white space turned into ``_``: see
+:func:`custom_event_name`) with its properties as parameters; the recommended
 types send their fixed name with the pipeline's values.
 """
 
@@ -51,7 +52,13 @@ from syncline.sdk import (
     connector,
 )
 
-__all__ = ["SPEC", "GoogleAnalytics", "GoogleAnalyticsSettings", "encode_event"]
+__all__ = [
+    "SPEC",
+    "GoogleAnalytics",
+    "GoogleAnalyticsSettings",
+    "custom_event_name",
+    "encode_event",
+]
 
 
 class GoogleAnalyticsSettings(BaseModel):
@@ -101,7 +108,7 @@ def encode_event(event: Event) -> tuple[dict[str, Any] | None, str | None]:
     """
     received = event.received
     if event.type.id == CUSTOM:
-        name = received.event
+        name = custom_event_name(received.event)
         source, prefix = received.properties or {}, "properties"
     else:
         name = event.type.id
@@ -118,6 +125,19 @@ def encode_event(event: Event) -> tuple[dict[str, Any] | None, str | None]:
     if at is not None:
         out["timestamp_micros"] = int(at.timestamp() * 1_000_000)
     return out, None
+
+
+def custom_event_name(event: str | None) -> str | None:
+    """GA4's name for Segment's ``event``: trimmed, each run of white space one ``_``.
+
+    GA4 refuses spaces in names while Segment's own spec names events
+    ``"Order Completed"``, so ``"Order Completed"`` becomes ``"Order_Completed"``
+    (case is kept: GA4 names are case-sensitive). Any other character GA4
+    refuses still makes the event a dead letter naming the rule.
+    """
+    if event is None:
+        return None
+    return "_".join(event.split())
 
 
 def _strip(value: Any) -> Any:
