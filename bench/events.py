@@ -8,7 +8,9 @@ Three processes besides this one, each on 127.0.0.1:
   requests/s with 429 + Retry-After beyond it;
 * the **server**: the collector and the delivery service in one process, on a
   fresh SQLite workspace (WAL, ``synchronous=FULL``: every 200 is durable),
-  exactly what ``syncline serve`` runs with delivery plugged in;
+  exactly what ``syncline serve`` runs with delivery plugged in
+  (``--processes 2``: two processes, as ``syncline serve --no-deliver`` beside
+  ``syncline events deliver``);
 * (``--mode e2e``) this process, sending ``/v1/batch`` requests of ``--batch``
   events over keep-alive connections for ``--seconds``.
 
@@ -19,15 +21,21 @@ Modes:
   ``--offered N`` paces the load at N events/s (else as fast as accepted).
 * ``delivery`` — the delivery half alone: ``--events`` are appended to the log
   first, then the server starts and delivers them; events/s from start to the
-  last one received.
+  last one received, and the server's CPU per event (all threads, and its
+  event loop's thread).
 * ``--rate R`` (with ``delivery``) — the destination allows R requests/s and
   the connector's endpoint group is set to the same R: the achieved request
-  rate as a share of R, and the 429s the app sent.
+  rate as a share of R, the 429s the app sent, and the gaps between the
+  requests it received.
+* ``phases`` — in this process, the CPU per event of each store phase of
+  delivery (read the log, route, the routing and outcome transactions, the
+  prune), median of 5 runs of ``--events``.
 
     .venv/bin/python bench/events.py --mode e2e --seconds 20
     .venv/bin/python bench/events.py --mode e2e --seconds 20 --offered 3000
     .venv/bin/python bench/events.py --mode delivery --events 200000
     .venv/bin/python bench/events.py --mode delivery --events 20000 --rate 50
+    .venv/bin/python bench/events.py --mode phases --events 20000
 """
 
 from __future__ import annotations
@@ -35,14 +43,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import itertools
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +159,7 @@ async def _destination(rate: float) -> None:
     latencies: list[float] = []
     first: float | None = None
     last: float | None = None
+    arrivals: list[float] = []
 
     def accept(request: ReceivedRequest) -> Any:
         nonlocal received, requests, first, last
@@ -155,6 +167,7 @@ async def _destination(rate: float) -> None:
         events = orjson.loads(request.body)["events"]
         received += len(events)
         requests += 1
+        arrivals.append(time.monotonic())
         first = first or now
         last = now
         latencies.extend(now - e["t"] for e in events if e.get("t"))
@@ -174,6 +187,7 @@ async def _destination(rate: float) -> None:
             "last": last,
             "p50": pct(0.5),
             "p99": pct(0.99),
+            "gaps": [b - a for a, b in itertools.pairwise(arrivals)],
         }
 
     # The app and the connector's endpoint group have the same rate and burst.
@@ -190,7 +204,8 @@ async def _destination(rate: float) -> None:
 # -- the server process -----------------------------------------------------------------
 
 
-async def _server(delivery_only: bool) -> None:
+async def _server(role: str) -> None:
+    """``delivery``: delivery alone; ``collector``: the collector alone; ``both``: one process."""
     from syncline.collect import Collector, bind, serve
     from syncline.engine.delivery import DeliveryService, DeliverySettings
     from syncline.store import open_store
@@ -201,16 +216,25 @@ async def _server(delivery_only: bool) -> None:
         store, DeliverySettings(max_in_flight=int(os.environ.get("SYNCLINE_BENCH_IN_FLIGHT") or 4))
     )
     try:
-        if delivery_only:
+        if role == "delivery":
+            stop = asyncio.Event()
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+            cpu, main = time.process_time(), time.thread_time()
             await service.start()
             print("delivering", flush=True)
-            await asyncio.Event().wait()
+            await stop.wait()
+            # The CPU the process and its event loop's thread spent since start.
+            print(f"cpu {time.process_time() - cpu} {time.thread_time() - main}", flush=True)
+            await service.stop()
+            return
+        collector = Collector(store)
+        services = [] if role == "collector" else [service]
         sock = bind("127.0.0.1", 0)
         with sock:
             await serve(
-                Collector(store),
+                collector,
                 sock,
-                services=[service],
+                services=services,
                 announce=lambda line: print(line, flush=True),
             )
     finally:
@@ -327,7 +351,7 @@ def _wait_for(dest_url: str, total: int, timeout: float) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["e2e", "delivery"], default="e2e")
+    parser.add_argument("--mode", choices=["e2e", "delivery", "phases"], default="e2e")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batch", type=int, default=100)
@@ -342,13 +366,30 @@ def main() -> None:
     parser.add_argument(
         "--per-request", type=int, default=1000, help="Most events per app request."
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        choices=[1, 2],
+        default=1,
+        help="e2e: 1 = collector and delivery in one process (`syncline serve`); "
+        "2 = two processes (`syncline serve --no-deliver` + `syncline events deliver`).",
+    )
     parser.add_argument("_role", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.mode == "phases":
+        _phases(args.events)
+        return
     if args._role == "_dest":
         asyncio.run(_destination(args.rate))
         return
     if args._role == "_server":
-        asyncio.run(_server(args.mode == "delivery"))
+        asyncio.run(_server("delivery" if args.mode == "delivery" else "both"))
+        return
+    if args._role == "_collector":
+        asyncio.run(_server("collector"))
+        return
+    if args._role == "_deliverer":
+        asyncio.run(_server("delivery"))
         return
 
     here = str(Path(__file__).resolve())
@@ -368,12 +409,23 @@ def main() -> None:
             text=True,
         )
         server: subprocess.Popen[str] | None = None
+        deliverer: subprocess.Popen[str] | None = None
         try:
             assert dest.stdout is not None
             dest_url = dest.stdout.readline().strip()
             asyncio.run(_setup(dest_url, args.events if args.mode == "delivery" else 0))
+            split = args.mode == "e2e" and args.processes == 2
+            if split:
+                deliverer = subprocess.Popen(
+                    [sys.executable, here, "--mode", "delivery", "_deliverer"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                assert deliverer.stdout is not None
+                deliverer.stdout.readline()
             server = subprocess.Popen(
-                [sys.executable, here, "--mode", args.mode, "_server"],
+                [sys.executable, here, "--mode", args.mode, "_collector" if split else "_server"],
                 env=env,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -383,7 +435,14 @@ def main() -> None:
             started = time.time()
             if args.mode == "delivery":
                 stats = _wait_for(dest_url, args.events, 600)
+                server.terminate()
+                cpu = server.communicate(timeout=60)[0].split()
                 _report_delivery(args, stats, started)
+                if len(cpu) == 3 and cpu[0] == "cpu":
+                    print(
+                        f"server CPU: {1e6 * float(cpu[1]) / args.events:.1f} µs/event "
+                        f"(event loop thread {1e6 * float(cpu[2]) / args.events:.1f} µs/event)"
+                    )
             else:
                 match = re.search(r":(\d+)$", line.strip())
                 assert match, f"unexpected first line from the server: {line!r}"
@@ -408,10 +467,100 @@ def main() -> None:
                 stats = _wait_for(dest_url, accepted, 600)
                 _report_e2e(args, accepted, counts, elapsed, at_end, stats)
         finally:
-            for process in (server, dest):
+            for process in (server, deliverer, dest):
                 if process is not None:
                     process.terminate()
                     process.wait(60)
+
+
+async def _phase_run(events: int, chunk: int) -> Counter[str]:
+    """Route ``events`` logged events and settle them, timing each store phase (CPU)."""
+    from datetime import UTC, datetime
+
+    from syncline.engine.delivery import DeliveryService, user_key
+    from syncline.store import open_store
+    from syncline.store.deliveries import Deliveries, NewDelivery, Settlement
+
+    store = await open_store()
+    service = DeliveryService(store)
+    await service.refresh()
+    pipeline = service.pipeline((await store.pipelines.get("bench-to-app")).id)
+    assert pipeline is not None
+    deliveries = Deliveries(store.database, lambda: datetime.now(UTC))
+    # The previous code has no log_reader: it read the log through EventLog.
+    make_reader = getattr(deliveries, "log_reader", None)
+    reader: Any = make_reader(store.event_log) if make_reader else store.event_log
+    spent: Counter[str] = Counter()
+    after, ids = 0, []
+    while True:
+        start = time.process_time()
+        logged = await reader.read_after(after, chunk)
+        spent["read the event log"] += time.process_time() - start
+        if not logged:
+            break
+        start = time.process_time()
+        rows = []
+        for event in logged:
+            message = orjson.loads(event.payload)
+            _, values, error = pipeline.route(message)
+            rows.append(
+                NewDelivery(
+                    pipeline.id,
+                    pipeline.connection_id,
+                    event.id,
+                    event.message_id,
+                    user_key(event.anonymous_id, event.user_id),
+                    values,
+                    event.payload,
+                    event.received_at,
+                    error,
+                    message,
+                )
+            )
+        spent["route (decode, map, row)"] += time.process_time() - start
+        start = time.process_time()
+        counts = Counter({(pipeline.id, "received"): len(rows)})
+        _, created = await deliveries.route(logged[-1].id, rows, counts)
+        spent["routing transaction"] += time.process_time() - start
+        ids += [row.id for row in created]
+        after = logged[-1].id
+    start = time.process_time()
+    for at in range(0, len(ids), 500):
+        part = ids[at : at + 500]
+        await deliveries.settle(
+            Settlement(part, [], Counter({(pipeline.id, "delivered"): len(part)}))
+        )
+    spent["outcome transactions (500 per call)"] += time.process_time() - start
+    start = time.process_time()
+    await reader.delete_through(after)
+    spent["prune the log"] += time.process_time() - start
+    assert len(ids) == events, f"{len(ids)} rows routed for {events} events"
+    if hasattr(deliveries, "close"):
+        deliveries.close()
+    await store.close()
+    return spent
+
+
+def _phases(events: int, runs: int = 5) -> None:
+    """``--mode phases``: CPU µs/event of each store phase of delivery, median of ``runs``."""
+    results: list[Counter[str]] = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as home:
+            os.environ["SYNCLINE_HOME"] = home
+            os.environ.pop("SYNCLINE_DATABASE_URL", None)
+            _register()
+            asyncio.run(_setup("http://127.0.0.1:9", events))
+            results.append(asyncio.run(_phase_run(events, 2000)))
+    print(f"command: bench/events.py {' '.join(sys.argv[1:])}")
+    print(
+        f"machine: {_machine()}; load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
+    )
+    print(f"CPU µs per event (all threads), median of {runs} runs of {events} events:")
+    for phase in results[0]:
+        values = sorted(1e6 * r[phase] / events for r in results)
+        print(
+            f"  {phase:38s} {values[len(values) // 2]:6.1f}  (runs: {values[0]:.1f}–{values[-1]:.1f})"
+        )
 
 
 def _machine() -> str:
@@ -433,6 +582,16 @@ def _report_delivery(args: argparse.Namespace, stats: dict[str, Any], started: f
             f"rate: {achieved:.2f} requests/s of {args.rate:g} allowed "
             f"({100 * achieved / args.rate:.1f}%), 429 answers: {stats['refused']}"
         )
+        gaps = sorted(stats["gaps"])
+        if gaps:
+            slot = 1 / args.rate
+            late = [g for g in gaps if g > 1.5 * slot]
+            print(
+                f"gaps between requests: median {1000 * gaps[len(gaps) // 2]:.1f} ms, "
+                f"p90 {1000 * gaps[int(len(gaps) * 0.9)]:.1f} ms, max {1000 * gaps[-1]:.1f} ms "
+                f"(1/R = {1000 * slot:.1f} ms); {len(late)} gaps over 1.5/R lose "
+                f"{sum(g - slot for g in late):.2f} s of {sum(gaps):.2f} s"
+            )
 
 
 def _report_e2e(

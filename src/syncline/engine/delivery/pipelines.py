@@ -20,7 +20,7 @@ value (:meth:`EventPipeline.route`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
@@ -77,6 +77,8 @@ class EventPipeline:
     mapping: Mapping | None
     validator: Validator | None
     broken: str | None = None
+    # The type info of events without values, shared (it is immutable).
+    _bare: EventTypeInfo | None = field(default=None, repr=False, compare=False)
 
     def accepts_source(self, source_id: int) -> bool:
         return self.source_ids is None or source_id in self.source_ids
@@ -119,7 +121,12 @@ class EventPipeline:
         return self.validator(stored)
 
     def type_info(self, values: dict[str, Any] | None) -> EventTypeInfo:
-        return EventTypeInfo(self.type_id, self.schema, values)
+        """The connector's event type with ``values`` (one shared value when there are none)."""
+        if values is not None:
+            return EventTypeInfo(self.type_id, self.schema, values)
+        if self._bare is None:
+            self._bare = EventTypeInfo(self.type_id, self.schema, None)
+        return self._bare
 
 
 def _broken(pipeline: Pipeline, sources: frozenset[int] | None, why: str) -> EventPipeline:

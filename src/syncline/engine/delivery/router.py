@@ -82,34 +82,43 @@ class Router:
                 for source_id in pipeline.source_ids:
                     by_source.setdefault(source_id, []).append(pipeline)
         every = by_source.get(-1, [])
+        # The pipelines of each source, looked up once per source, not per event.
+        targets_of = {s: every + p for s, p in by_source.items() if s != -1}
         rows: list[NewDelivery] = []
-        counts: Counter[tuple[int, str]] = Counter()
+        received: Counter[int] = Counter()
+        filtered: Counter[int] = Counter()
+        loads = orjson.loads
         for event in logged:
-            targets = every + by_source.get(event.source_id, [])
+            targets = targets_of.get(event.source_id, every)
             if not targets:
                 continue
-            message = orjson.loads(event.payload)
+            message = loads(event.payload)
             key = user_key(event.anonymous_id, event.user_id)
             for pipeline in targets:
-                counts[(pipeline.id, "received")] += 1
+                received[pipeline.id] += 1
                 step, values, error = pipeline.route(message)
                 if step == "filtered":
-                    counts[(pipeline.id, "filtered")] += 1
+                    filtered[pipeline.id] += 1
                     continue
                 rows.append(
                     NewDelivery(
-                        pipeline_id=pipeline.id,
-                        connection_id=pipeline.connection_id,
-                        event_id=event.id,
-                        message_id=event.message_id,
-                        user_key=key,
-                        values=values,
-                        payload=event.payload,
-                        received_at=event.received_at,
-                        error=error,
-                        message=message,
+                        pipeline.id,
+                        pipeline.connection_id,
+                        event.id,
+                        event.message_id,
+                        key,
+                        values,
+                        event.payload,
+                        event.received_at,
+                        error,
+                        message,
                     )
                 )
+        counts: Counter[tuple[int, str]] = Counter()
+        for pipeline_id, n in received.items():
+            counts[(pipeline_id, "received")] = n
+        for pipeline_id, n in filtered.items():
+            counts[(pipeline_id, "filtered")] = n
         through = logged[-1].id
         _, created = await self.deliveries.route(
             through, rows, counts, window=self.settings.dedupe_window

@@ -14,11 +14,16 @@ batch is deliberate: when a request carries two events of one user and the app
 rejects the first retryably but accepts the second, the second has been
 delivered before the first, and no bookkeeping can undo it.
 
-**Batches** start when ``batch_size`` heads are ready, or the oldest ready head
-has waited ``max_delay``, or waiting cannot make the batch bigger (every user
-with a backlog is ready or in flight), after waiting what ``client.wait_time()`` says the
-rate limiter would hold the request (for the URLs the connector used so far),
-with at most ``max_in_flight`` calls at once.
+**Batches** start when ``batch_size`` heads are ready, or the oldest ready
+head has waited ``max_delay``, or waiting cannot make the batch bigger (every
+user with a backlog is ready or in flight, or as many heads are ready as the
+connector packed into its last request when that request left events behind),
+after waiting what ``client.wait_time()`` says the rate limiter would hold the
+request (for the URLs the connector used so far), with at most
+``max_in_flight`` ``send_events`` calls at once. A call's slot is freed when
+the connector returns, not when its outcome is committed: a slow commit must
+not leave a rate-limited app idle. Its users stay in flight until the commit,
+so per-user order does not depend on it.
 
 **Outcomes** of one call are recorded in one transaction
 (:meth:`~syncline.store.deliveries.Deliveries.settle`; calls that end while
@@ -156,6 +161,9 @@ class Sender:
         self._ready_since: float | None = None
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # The tasks still inside ``send_events``: max_in_flight bounds these,
+        # not the calls already answered and waiting for their outcome's commit.
+        self._calls: set[asyncio.Task[None]] = set()
         self._loaded_through = 0
         self._loaded = 0
         self._held: set[int] = set()
@@ -167,6 +175,9 @@ class Sender:
         self._urls: set[tuple[str, str]] = set()
         self._remove_hook: Callable[[], None] | None = None
         self._fit = settings.batch_size
+        # Whether the last call left events behind: the connector packs at most
+        # ``_fit`` of them into a request, so that many ready events fill one.
+        self._packed = False
         self._to_settle: list[tuple[Settlement, asyncio.Future[None]]] = []
         self._settling = False
         if connector is not None and hasattr(connector.http, "on_send"):
@@ -251,15 +262,12 @@ class Sender:
         next_due = heap[0][0] - now if heap else poll
         if not self._ready:
             return max(0.0, min(next_due, poll))
-        if len(self._tasks) >= self.settings.max_in_flight:
+        if len(self._calls) >= self.settings.max_in_flight:
             return min(next_due, poll)
         assert self._ready_since is not None
         waited = now - self._ready_since
-        if (
-            len(self._ready) < self.settings.batch_size
-            and waited < self.settings.max_delay
-            and not self._cannot_grow()
-        ):
+        full = self._fit if self._packed else self.settings.batch_size
+        if len(self._ready) < full and waited < self.settings.max_delay and not self._cannot_grow():
             return min(self.settings.max_delay - waited, next_due)
         wait = self._wait_time()
         if wait > _LEAD:
@@ -297,10 +305,19 @@ class Sender:
             self._in_flight.add(item.row.user_key)
         task = asyncio.create_task(self._send(window), name=f"send {self.name}")
         self._tasks.add(task)
+        self._calls.add(task)
         task.add_done_callback(self._done)
+
+    def _answered(self) -> None:
+        """The running call returned: its in-flight slot is free for the next batch."""
+        task = asyncio.current_task()
+        if task is not None and task in self._calls:
+            self._calls.discard(task)
+            self._signal.set()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._calls.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("sender %r: a batch failed", self.name, exc_info=task.exception())
         self._signal.set()
@@ -458,9 +475,11 @@ class Sender:
                 retry.append((owner[id(event)], failure))
             back = [owner[id(event)] for event in outcome.remaining]
             if back:
-                self._fit = len(events) - len(back)
+                self._fit = max(1, len(events) - len(back))
+                self._packed = True
             else:
                 self._fit = max(self._fit, len(events))
+                self._packed = False
             if outcome.violation and not outcome.succeeded and not outcome.failed:
                 if not outcome.discarded and back:
                     # Calling again with the same events would spin: the first
@@ -468,6 +487,15 @@ class Sender:
                     stuck = back.pop(0)
                     dead.append((stuck, f"connector contract: {outcome.violation}", None))
                 log.error("sender %r: %s", self.name, outcome.violation)
+        self._answered()
+        # Events the connector did not take were not sent: they go back to the
+        # front now, while the outcome of the others is being committed.
+        now = time.monotonic()
+        for item in reversed(back):
+            self._in_flight.discard(item.row.user_key)
+            self._ready.appendleft(item)
+            if self._ready_since is None:
+                self._ready_since = now
         updates: list[RetryUpdate] = []
         retried: list[tuple[_Item, float]] = []
         for item, failure in retry:
@@ -512,8 +540,10 @@ class Sender:
             # go again (a delivered one is sent twice: at-least-once).
             log.exception("sender %r: cannot record a batch's outcome; retrying it", self.name)
             now = time.monotonic()
+            returned = {id(item) for item in back}
             for item in window:
-                self._release(item, requeue_at=now + 1.0)
+                if id(item) not in returned:
+                    self._release(item, requeue_at=now + 1.0)
             return
         now = time.monotonic()
         for item in delivered:
@@ -522,11 +552,6 @@ class Sender:
             self._finish(item)
         for item, delay in retried:
             self._release(item, requeue_at=now + delay)
-        for item in reversed(back):
-            self._in_flight.discard(item.row.user_key)
-            self._ready.appendleft(item)
-            if self._ready_since is None:
-                self._ready_since = now
         self.delivered += len(delivered)
         self.dead += len(dead)
         self.retried += len(retried)

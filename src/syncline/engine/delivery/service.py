@@ -64,7 +64,7 @@ class DeliveryService:
         self.clock = clock
         self.deliveries = Deliveries(store.database, clock)
         self.senders: dict[int, Sender] = {}
-        self._event_log: EventLogReader = event_log or store.event_log
+        self._event_log: EventLogReader = event_log or self.deliveries.log_reader(store.event_log)
         self._pipelines: dict[int, EventPipeline] = {}
         self._enabled: list[EventPipeline] = []
         self._connectors: dict[int, tuple[Any | None, str, datetime | None]] = {}
@@ -102,6 +102,7 @@ class DeliveryService:
                     await connector.aclose()
         self._connectors = {}
         self._fingerprint = None
+        self.deliveries.close()
 
     async def __aenter__(self) -> DeliveryService:
         await self.start()
