@@ -10,7 +10,7 @@ be bound.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import typer
 
@@ -20,7 +20,14 @@ if TYPE_CHECKING:
     from syncline.collect import CollectorSettings, Service
     from syncline.store import Store
 
-__all__ = ["background_services", "serve"]
+__all__ = ["Notifiable", "background_services", "serve"]
+
+
+@runtime_checkable
+class Notifiable(Protocol):
+    """A background service that wants to hear of each durable commit of events."""
+
+    def notify(self) -> None: ...
 
 
 def background_services(store: Store) -> list[Service]:
@@ -99,12 +106,20 @@ async def _serve(host: str, port: int, settings: CollectorSettings, *, deliver: 
             fail(
                 f"cannot listen on {host}:{port}: {error.strerror or error}; choose another --port"
             )
-        collector = Collector(store, settings)
+        services = background_services(store) if deliver else []
+        # Each durable commit wakes delivery at once instead of at its next poll.
+        wakers = [service.notify for service in services if isinstance(service, Notifiable)]
+
+        def committed() -> None:
+            for wake in wakers:
+                wake()
+
+        collector = Collector(store, settings, on_commit=committed)
         with sock:
             await serve_collector(
                 collector,
                 sock,
-                services=background_services(store) if deliver else [],
+                services=services,
                 announce=lambda line: print(f"syncline serve: {line}", flush=True),
             )
         print("syncline serve: stopped", flush=True)

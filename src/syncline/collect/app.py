@@ -82,6 +82,8 @@ class Collector:
     ``await start()`` before serving (starts the group commit, reads the
     backlog); ``await stop()`` after the server stopped taking requests
     (commits whatever is queued). The instance itself is the ASGI callable.
+    ``on_commit`` is called after each durable commit of accepted events
+    (``syncline serve`` passes the delivery service's ``notify``).
     """
 
     def __init__(
@@ -89,12 +91,15 @@ class Collector:
         store: Store,
         settings: CollectorSettings | None = None,
         clock: Callable[[], datetime] | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings or CollectorSettings()
         self._clock = clock or (lambda: datetime.now(UTC))
         self.keys = SourceKeys(store.event_sources, self.settings.key_cache_seconds)
-        self.committer = GroupCommitter(store.event_log, self.settings.max_commit_events)
+        self.committer = GroupCommitter(
+            store.event_log, self.settings.max_commit_events, on_commit=on_commit
+        )
         self.backlog = Backlog(store.event_log, self.settings.max_backlog)
         self.stats = CollectorStats(self.settings.recent_rejections)
         self._minutes = TimeCorrector.minutes_cache()

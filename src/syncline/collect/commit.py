@@ -19,12 +19,15 @@ the transaction was rolled back, so none of their rows is stored.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from syncline.store.event_log import EventLog, LogRow
 
 __all__ = ["Backlog", "CommitterStopped", "GroupCommitter"]
+
+log = logging.getLogger(__name__)
 
 
 class CommitterStopped(Exception):
@@ -42,9 +45,18 @@ class _Pending:
 class GroupCommitter:
     """A queue of requests' rows drained by one writer task (see the module docs)."""
 
-    def __init__(self, log: EventLog, max_commit_events: int) -> None:
+    def __init__(
+        self,
+        log: EventLog,
+        max_commit_events: int,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_commit`` is called after each durable commit (e.g. to wake delivery
+        at once instead of at its next poll); an exception it raises is logged and
+        changes nothing for the requests of that commit."""
         self._log = log
         self._max = max_commit_events
+        self._on_commit = on_commit
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -119,6 +131,11 @@ class GroupCommitter:
             for pending in group:
                 if not pending.done.done():
                     pending.done.set_result(None)
+            if self._on_commit is not None:
+                try:
+                    self._on_commit()
+                except Exception:  # the events are stored: the callback cannot undo that
+                    log.exception("the group commit's on_commit callback failed")
         finally:
             self.pending_events -= size
 

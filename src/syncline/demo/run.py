@@ -174,8 +174,8 @@ async def _events_and_export(
     from syncline.engine.runs.launch import run_pipeline
 
     burst = plan_burst(options.events, options.seed)
-    collector = Collector(store)
     delivery = DeliveryService(store)
+    collector = Collector(store, on_commit=delivery.notify)
     sock = bind("127.0.0.1", 0)
     host, port = sock.getsockname()[:2]
     stop = asyncio.Event()

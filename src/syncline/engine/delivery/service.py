@@ -198,6 +198,9 @@ class DeliveryService:
 
     async def _route_loop(self) -> None:
         while not self._stop.is_set():
+            # Cleared before reading the log, so a notify() that comes while this
+            # round reads is not lost: the next round starts at once.
+            self._wake.clear()
             try:
                 routed = await self.router.route_once()
             except Exception:
@@ -205,7 +208,6 @@ class DeliveryService:
                 routed = 0
             if routed >= self.settings.route_batch:
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll)
 
