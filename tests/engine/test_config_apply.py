@@ -233,7 +233,14 @@ pipelines:
     (issue,) = caught.value.issues
     assert (issue.path, issue.line) == ("pipelines.ev.event_type", 9)
     assert "has no event type 'order'; it has: track" in issue.message
+    # 'track' has no values schema: a mapping would compute values no one receives.
     path.write_text(text.replace("TYPE", "track"))
+    with pytest.raises(ConfigFileError) as refused:
+        await plan_project(store, path, ENV, schemas=SchemaCheck.ALWAYS)
+    (issue,) = refused.value.issues
+    assert issue.path == "pipelines.ev.mapping"
+    assert "takes no values" in issue.message and "remove `mapping`" in issue.message
+    path.write_text(text.replace("TYPE", "track").split("    mapping:")[0])
     await apply_project(store, path, ENV, schemas=SchemaCheck.ALWAYS)
     assert (await store.pipelines.get("ev")).config["event_type"] == "track"
 

@@ -365,6 +365,16 @@ class _PipelineCheck:
                 f"connector {end.entry.code!r} has no event type {type_id!r}; it has: "
                 f"{', '.join(known) or 'none'}",
             )
+            return
+        if (
+            self.decl.mapping
+            and await _event_type_schema(self.store, end, options, type_id) is None
+        ):
+            self.problem(
+                ("mapping",),
+                f"event type {type_id!r} of connector {end.entry.code!r} takes no values "
+                "(it has no values schema), so a mapping would be ignored; remove `mapping`",
+            )
 
     def expressions(self, input_paths: set[str] | None, output_paths: set[str] | None) -> None:
         from syncline.engine.expressions import check_filter, check_mapping
@@ -444,6 +454,17 @@ async def _event_type_ids(store: Store, end: End, options: BaseModel | None) -> 
 
     async def question(instance: Any) -> list[str]:
         return [event_type.id for event_type in await instance.event_types()]
+
+    return await _ask(store, end, options, question)
+
+
+async def _event_type_schema(
+    store: Store, end: End, options: BaseModel | None, type_id: str
+) -> Any:
+    """The values schema of the destination's event type ``type_id`` (None: no values)."""
+
+    async def question(instance: Any) -> Any:
+        return await instance.event_type_schema(type_id)
 
     return await _ask(store, end, options, question)
 

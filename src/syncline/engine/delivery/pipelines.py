@@ -176,6 +176,15 @@ async def compile_pipeline(
         schema = await connector.event_type_schema(type_id)
     except ConnectorError as error:
         return _broken(pipeline, sources, f"cannot read the event types: {error}")
+    if schema is None and config.mapping:
+        # A mapping here would compute values no one receives: refuse it loudly
+        # rather than ignore it (the dead letters can be replayed once fixed).
+        return _broken(
+            pipeline,
+            sources,
+            f"event type {type_id!r} takes no values (it has no values schema), so the "
+            "pipeline's mapping would be ignored; remove `mapping` from the pipeline",
+        )
     source = config.filter if config.filter is not None else event_type.default_filter
     try:
         compiled_filter = compile_filter(source) if source is not None else None
