@@ -22,11 +22,18 @@ double routing). :meth:`Deliveries.settle` records one batch's outcome at once.
 
 On a SQLite file the two hot writes, :meth:`~Deliveries.route` and
 :meth:`~Deliveries.settle`, go through a connection of their own in a thread of
-their own (:class:`_SqliteWriter`) with the driver's ``executemany``: SQLAlchemy's
+their own (:class:`~syncline.store.delivery_writer.SqliteWriter`) with
+multi-row statements (:mod:`syncline.store.delivery_sqlite`): SQLAlchemy's
 per-parameter processing cost several times what SQLite needs per row, and the
 thread lets SQLite's work overlap the event loop's. The rows they write are the
 ones SQLAlchemy would write (same column formats); PostgreSQL keeps the
-SQLAlchemy path.
+SQLAlchemy path (:mod:`syncline.store.delivery_sqlalchemy`).
+
+This module holds :class:`Deliveries`, which chooses the path, and the
+SQLAlchemy statements of the methods that have one path on every backend
+(dead letters, replay, counters, backlog, the dedupe prune); the row types it
+takes and returns are defined in :mod:`syncline.store.delivery_rows` and
+importable from here.
 """
 
 from __future__ import annotations
@@ -34,22 +41,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import threading
-import weakref
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from syncline.store.database import BUSY_TIMEOUT_MS, Database, chunks
-from syncline.store.event_log import EventLog, LoggedEvent
+from syncline.store import delivery_sqlalchemy, delivery_sqlite
+from syncline.store.database import Database, chunks
+from syncline.store.delivery_rows import (
+    DEDUPE_WINDOW,
+    ROUTER,
+    STEPS,
+    DeadLetter,
+    Delivery,
+    LogReader,
+    NewDelivery,
+    RetryUpdate,
+    Settlement,
+)
+from syncline.store.delivery_writer import SqliteLogReader, SqliteWriter
+from syncline.store.event_log import EventLog
 from syncline.store.schema import (
     event_counters,
     event_dedupe,
@@ -70,190 +83,13 @@ __all__ = [
     "Settlement",
 ]
 
-DEDUPE_WINDOW = timedelta(hours=24)
-"""How long a pipeline remembers a ``messageId`` it accepted."""
-
-STEPS = (
-    "received",
-    "filtered",
-    "duplicate",
-    "mapped",
-    "invalid",
-    "delivered",
-    "retried",
-    "dead",
-    "replayed",
-)
-"""The counter steps, in pipeline order."""
-
-_ROUTER = "router"
-
-
-# NewDelivery and Delivery are built once per routed event: plain slots
-# dataclasses, read-only by convention. A frozen one sets each field through
-# object.__setattr__ (measured: 1.9 µs against 0.25 µs for 13 fields).
-
-
-@dataclass(slots=True)
-class NewDelivery:
-    """A row to create: an event routed to one pipeline (treat it as read-only).
-
-    ``error`` set means the event failed the pipeline's mapping or validation:
-    the row is created dead at once (a dead letter with 0 attempts).
-    """
-
-    pipeline_id: int
-    connection_id: int
-    event_id: int
-    message_id: str
-    user_key: str
-    values: dict[str, Any] | None
-    payload: bytes
-    received_at: datetime | None
-    error: str | None = None
-    # The decoded payload when the caller has it (not stored): handed on with
-    # the routed row so the sender does not decode the message again.
-    message: dict[str, Any] | None = None
-
-
-@dataclass(slots=True)
-class Delivery:
-    """A pending row, as a sender loads it (treat it as read-only)."""
-
-    id: int
-    pipeline_id: int
-    connection_id: int
-    event_id: int
-    message_id: str
-    user_key: str
-    attempts: int
-    first_attempt_at: datetime | None
-    next_attempt_at: datetime | None
-    values: dict[str, Any] | None
-    payload: bytes
-    received_at: datetime | None
-    message: dict[str, Any] | None = None
-    """The decoded payload, when it came from :meth:`Deliveries.route` (not stored)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A dead-lettered event: what it was, where it went, why it died."""
-
-    id: int
-    pipeline_id: int
-    pipeline: str
-    connection_id: int
-    event_id: int
-    message_id: str
-    user_key: str
-    attempts: int
-    error: str | None
-    request: str | None
-    payload: bytes
-    received_at: datetime | None
-    created_at: datetime
-    first_attempt_at: datetime | None
-    dead_at: datetime | None
-
-    def to_json(self) -> dict[str, Any]:
-        """The dead letter as JSON values (the message is left out: it may hold personal data)."""
-        return {
-            "id": self.id,
-            "pipeline": self.pipeline,
-            "event_id": self.event_id,
-            "message_id": self.message_id,
-            "attempts": self.attempts,
-            "error": self.error,
-            "request": self.request,
-            "received_at": _iso(self.received_at),
-            "routed_at": _iso(self.created_at),
-            "first_attempt_at": _iso(self.first_attempt_at),
-            "dead_at": _iso(self.dead_at),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class RetryUpdate:
-    """A row that failed retryably (``dead=False``) or for good (``dead=True``)."""
-
-    id: int
-    attempts: int
-    first_attempt_at: datetime | None
-    next_attempt_at: datetime | None
-    error: str
-    request: str | None
-    dead: bool = False
-
-
-@dataclass(slots=True)
-class Settlement:
-    """The outcome of one ``send_events`` call, recorded by :meth:`Deliveries.settle`."""
-
-    delivered: list[int]
-    updates: list[RetryUpdate]
-    counts: Counter[tuple[int, str]]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _delivery(row: sa.Row[Any]) -> Delivery:
-    m = row._mapping
-    return Delivery(
-        id=m["id"],
-        pipeline_id=m["pipeline_id"],
-        connection_id=m["connection_id"],
-        event_id=m["event_id"],
-        message_id=m["message_id"],
-        user_key=m["user_key"],
-        attempts=m["attempts"],
-        first_attempt_at=m["first_attempt_at"],
-        next_attempt_at=m["next_attempt_at"],
-        values=m["values"],
-        payload=m["payload"],
-        received_at=m["received_at"],
-    )
-
-
-def _dead(row: sa.Row[Any]) -> DeadLetter:
-    m = row._mapping
-    return DeadLetter(
-        id=m["id"],
-        pipeline_id=m["pipeline_id"],
-        pipeline=m["name"],
-        connection_id=m["connection_id"],
-        event_id=m["event_id"],
-        message_id=m["message_id"],
-        user_key=m["user_key"],
-        attempts=m["attempts"],
-        error=m["error"],
-        request=m["request"],
-        payload=m["payload"],
-        received_at=m["received_at"],
-        created_at=m["created_at"],
-        first_attempt_at=m["first_attempt_at"],
-        dead_at=m["dead_at"],
-    )
-
-
-class LogReader(Protocol):
-    """Reading and pruning the event log, as the router does (see :meth:`Deliveries.log_reader`)."""
-
-    async def read_after(self, after_id: int, limit: int) -> Sequence[LoggedEvent]: ...
-
-    async def delete_through(self, event_id: int) -> int: ...
-
-    async def max_id(self) -> int: ...
-
 
 class Deliveries:
     """The delivery engine's tables; see the module docstring.
 
-    :meth:`close` releases the SQLite writer's connection and thread (opened on
-    the first :meth:`route` or :meth:`settle`; they are also released when the
-    object is garbage-collected).
+    :meth:`close` closes the SQLite fast path's connections (opened on first use,
+    and again on the next use after a close); its threads end when the object is
+    garbage-collected, which also closes the connections.
     """
 
     def __init__(self, db: Database, clock: Callable[[], datetime]):
@@ -266,7 +102,7 @@ class Deliveries:
         # An in-memory database is private to its connection: use the engine's.
         # RETURNING (the dedupe upsert) needs SQLite 3.35.
         fast = path not in (None, "", ":memory:") and sqlite3.sqlite_version_info >= (3, 35)
-        self._raw = _SqliteWriter(str(path)) if fast else None
+        self._raw = SqliteWriter(str(path)) if fast else None
 
     def close(self) -> None:
         """Close the SQLite writer's connection (it opens again on the next write)."""
@@ -283,7 +119,7 @@ class Deliveries:
         """
         if self._raw is None:
             return event_log
-        return _SqliteLogReader(self, event_log)
+        return SqliteLogReader(self._raw, self._write_turn, event_log)
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -296,7 +132,7 @@ class Deliveries:
         """The id of the last event log row routed (0 before the first)."""
         async with self._db.read() as conn:
             value = await conn.scalar(
-                sa.select(event_routing.c.after_id).where(event_routing.c.name == _ROUTER)
+                sa.select(event_routing.c.after_id).where(event_routing.c.name == ROUTER)
             )
         return int(value or 0)
 
@@ -322,93 +158,14 @@ class Deliveries:
         if self._raw is not None:
             async with self._write_turn:
                 counted, inserted, first = await self._raw.run(
-                    self._raw.route, through_id, rows, counts, self._clock(), window
+                    delivery_sqlite.route, through_id, rows, counts, self._clock(), window
                 )
-            return counted, [_created(first + i, r) for i, r in enumerate(inserted)]
+            return counted, [delivery_sqlite.created(first + i, r) for i, r in enumerate(inserted)]
         now = self._clock()
-        added: Counter[tuple[int, str]] = Counter(counts)
-        created: list[Delivery] = []
         async with self._write() as conn:
-            seen = await self._seen(conn, rows, now - window)
-            kept: list[NewDelivery] = []
-            for row in rows:
-                key = (row.pipeline_id, row.message_id)
-                if key in seen:
-                    added[(row.pipeline_id, "duplicate")] += 1
-                    continue
-                seen.add(key)
-                kept.append(row)
-                added[(row.pipeline_id, "invalid" if row.error else "mapped")] += 1
-                if row.error:
-                    added[(row.pipeline_id, "dead")] += 1
-            if kept:
-                # Pending rows leave the failure columns out (NULL): fewer
-                # parameters per row on the hottest insert.
-                pending = [_pending_row(r, now) for r in kept if not r.error]
-                dead = [_new_row(r, now) for r in kept if r.error]
-                if pending:
-                    before = await conn.scalar(sa.select(sa.func.max(event_deliveries.c.id)))
-                    await conn.execute(event_deliveries.insert(), pending)
-                    created = await self._created(conn, kept, int(before or 0), now)
-                if dead:
-                    await conn.execute(event_deliveries.insert(), dead)
-                insert = self._db.insert(event_dedupe)
-                upsert = insert.on_conflict_do_update(
-                    index_elements=["pipeline_id", "message_id"],
-                    set_={"seen_at": insert.excluded.seen_at},
-                )
-                # executemany: one compiled statement, not one bind parameter
-                # per value of a multi-row VALUES clause.
-                await conn.execute(
-                    upsert,
-                    [
-                        {"pipeline_id": r.pipeline_id, "message_id": r.message_id, "seen_at": now}
-                        for r in kept
-                    ],
-                )
-            await self._add_counts(conn, added)
-            await self._set_watermark(conn, through_id, now)
-        return added, created
-
-    async def _created(
-        self, conn: AsyncConnection, kept: Sequence[NewDelivery], before: int, now: datetime
-    ) -> list[Delivery]:
-        """The pending rows just inserted, matched to their ids by (pipeline, messageId).
-
-        The pair is unique among the rows of one routing (dedupe); rows of other
-        writers that committed meanwhile are not in ``kept`` and are left out.
-        """
-        by_key = {(r.pipeline_id, r.message_id): r for r in kept if not r.error}
-        query = (
-            sa.select(
-                event_deliveries.c.id, event_deliveries.c.pipeline_id, event_deliveries.c.message_id
+            return await delivery_sqlalchemy.route(
+                self._db, conn, through_id, rows, counts, now, window
             )
-            .where(event_deliveries.c.id > before, event_deliveries.c.state == "pending")
-            .order_by(event_deliveries.c.id)
-        )
-        created: list[Delivery] = []
-        for row_id, pipeline_id, message_id in await conn.execute(query):
-            new = by_key.pop((pipeline_id, message_id), None)
-            if new is None:
-                continue
-            created.append(
-                Delivery(
-                    id=row_id,
-                    pipeline_id=new.pipeline_id,
-                    connection_id=new.connection_id,
-                    event_id=new.event_id,
-                    message_id=new.message_id,
-                    user_key=new.user_key,
-                    attempts=0,
-                    first_attempt_at=None,
-                    next_attempt_at=None,
-                    values=new.values,
-                    payload=new.payload,
-                    received_at=new.received_at,
-                    message=new.message,
-                )
-            )
-        return created
 
     async def pending_between(self, connection_id: int, after_id: int, before_id: int) -> bool:
         """Whether the connection has a pending row with ``after_id < id < before_id``."""
@@ -425,52 +182,6 @@ class Deliveries:
         async with self._db.read() as conn:
             return (await conn.scalar(query)) is not None
 
-    async def _seen(
-        self, conn: AsyncConnection, rows: Sequence[NewDelivery], since: datetime
-    ) -> set[tuple[int, str]]:
-        by_pipeline: dict[int, set[str]] = {}
-        for row in rows:
-            by_pipeline.setdefault(row.pipeline_id, set()).add(row.message_id)
-        seen: set[tuple[int, str]] = set()
-        for pipeline_id, ids in by_pipeline.items():
-            for part in chunks(sorted(ids)):
-                result = await conn.execute(
-                    sa.select(event_dedupe.c.message_id).where(
-                        event_dedupe.c.pipeline_id == pipeline_id,
-                        event_dedupe.c.message_id.in_(part),
-                        event_dedupe.c.seen_at >= since,
-                    )
-                )
-                seen.update((pipeline_id, mid) for (mid,) in result)
-        return seen
-
-    async def _set_watermark(self, conn: AsyncConnection, through_id: int, now: datetime) -> None:
-        insert = self._db.insert(event_routing).values(
-            name=_ROUTER, after_id=through_id, updated_at=now
-        )
-        await conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=["name"],
-                set_={"after_id": insert.excluded.after_id, "updated_at": now},
-            )
-        )
-
-    async def _add_counts(self, conn: AsyncConnection, counts: Counter[tuple[int, str]]) -> None:
-        values = [
-            {"pipeline_id": pipeline_id, "step": step, "count": n}
-            for (pipeline_id, step), n in sorted(counts.items())
-            if n
-        ]
-        if not values:
-            return
-        insert = self._db.insert(event_counters).values(values)
-        await conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=["pipeline_id", "step"],
-                set_={"count": event_counters.c.count + insert.excluded.count},
-            )
-        )
-
     async def forget_before(self, before: datetime) -> int:
         """Drop dedupe keys seen before ``before``; returns how many."""
         async with self._write() as conn:
@@ -485,7 +196,7 @@ class Deliveries:
         """Up to ``limit`` pending rows of the connection with id > ``after_id``, in id order."""
         if self._raw is not None:
             rows: list[Delivery] = await self._raw.read(
-                _SqliteWriter.pending, connection_id, after_id, limit
+                delivery_sqlite.pending, connection_id, after_id, limit
             )
             return rows
         query = (
@@ -499,7 +210,7 @@ class Deliveries:
             .limit(limit)
         )
         async with self._db.read() as conn:
-            return [_delivery(row) for row in await conn.execute(query)]
+            return [delivery_sqlalchemy.delivery(row) for row in await conn.execute(query)]
 
     async def pending_ids(self, connection_id: int, through_id: int) -> list[int]:
         """Ids of the connection's pending rows up to ``through_id``, in order.
@@ -528,7 +239,7 @@ class Deliveries:
                 query = sa.select(event_deliveries).where(
                     event_deliveries.c.id.in_(part), event_deliveries.c.state == "pending"
                 )
-                found.extend(_delivery(row) for row in await conn.execute(query))
+                found.extend(delivery_sqlalchemy.delivery(row) for row in await conn.execute(query))
         return sorted(found, key=lambda d: d.id)
 
     async def settle(self, settlement: Settlement) -> None:
@@ -540,43 +251,11 @@ class Deliveries:
         """
         if self._raw is not None:
             async with self._write_turn:
-                await self._raw.run(self._raw.settle, settlement, self._clock())
+                await self._raw.run(delivery_sqlite.settle, settlement, self._clock())
             return
         now = self._clock()
         async with self._write() as conn:
-            for part in chunks(settlement.delivered):
-                await conn.execute(event_deliveries.delete().where(event_deliveries.c.id.in_(part)))
-            if settlement.updates:
-                statement = (
-                    event_deliveries.update()
-                    .where(event_deliveries.c.id == sa.bindparam("row_id"))
-                    .values(
-                        attempts=sa.bindparam("attempts"),
-                        first_attempt_at=sa.bindparam("first"),
-                        next_attempt_at=sa.bindparam("next"),
-                        error=sa.bindparam("error"),
-                        request=sa.bindparam("request"),
-                        state=sa.bindparam("state"),
-                        dead_at=sa.bindparam("dead_at"),
-                    )
-                )
-                await conn.execute(
-                    statement,
-                    [
-                        {
-                            "row_id": u.id,
-                            "attempts": u.attempts,
-                            "first": u.first_attempt_at,
-                            "next": None if u.dead else u.next_attempt_at,
-                            "error": u.error,
-                            "request": u.request,
-                            "state": "dead" if u.dead else "pending",
-                            "dead_at": now if u.dead else None,
-                        }
-                        for u in settlement.updates
-                    ],
-                )
-            await self._add_counts(conn, settlement.counts)
+            await delivery_sqlalchemy.settle(self._db, conn, settlement, now)
 
     # -- dead letters, replay, counters -------------------------------------------
 
@@ -609,7 +288,7 @@ class Deliveries:
         if limit is not None:
             query = query.limit(limit)
         async with self._db.read() as conn:
-            return [_dead(row) for row in await conn.execute(query)]
+            return [delivery_sqlalchemy.dead_letter(row) for row in await conn.execute(query)]
 
     async def replay(self, replaced: Sequence[tuple[int, NewDelivery]]) -> int:
         """Move dead letters back to the queue, behind the events already pending.
@@ -632,12 +311,14 @@ class Deliveries:
                 )
                 if not result.rowcount:
                     continue
-                await conn.execute(event_deliveries.insert().values(_new_row(row, now)))
+                await conn.execute(
+                    event_deliveries.insert().values(delivery_sqlalchemy.new_row(row, now))
+                )
                 counts[(row.pipeline_id, "replayed")] += 1
                 if row.error:
                     counts[(row.pipeline_id, "dead")] += 1
                 done += 1
-            await self._add_counts(conn, counts)
+            await delivery_sqlalchemy.add_counts(self._db, conn, counts)
         return done
 
     async def counters(self) -> dict[int, dict[str, int]]:
@@ -658,460 +339,3 @@ class Deliveries:
             for pipeline_id, state, count in await conn.execute(query):
                 found.setdefault(pipeline_id, {"pending": 0, "dead": 0})[state] = int(count)
         return found
-
-
-def _new_row(row: NewDelivery, now: datetime) -> dict[str, Any]:
-    return {
-        "pipeline_id": row.pipeline_id,
-        "connection_id": row.connection_id,
-        "event_id": row.event_id,
-        "message_id": row.message_id,
-        "user_key": row.user_key,
-        "state": "dead" if row.error else "pending",
-        "attempts": 0,
-        "first_attempt_at": None,
-        "next_attempt_at": None,
-        "values": row.values,
-        "payload": row.payload,
-        "error": row.error,
-        "request": None,
-        "received_at": row.received_at,
-        "created_at": now,
-        "dead_at": now if row.error else None,
-    }
-
-
-def _pending_row(row: NewDelivery, now: datetime) -> dict[str, Any]:
-    return {
-        "pipeline_id": row.pipeline_id,
-        "connection_id": row.connection_id,
-        "event_id": row.event_id,
-        "message_id": row.message_id,
-        "user_key": row.user_key,
-        "state": "pending",
-        "attempts": 0,
-        "values": row.values,
-        "payload": row.payload,
-        "received_at": row.received_at,
-        "created_at": now,
-    }
-
-
-# -- the SQLite writer -------------------------------------------------------------
-
-# Rows written between two background checkpoints of the WAL.
-_CHECKPOINT_ROWS = 20_000
-
-
-def _chunks_of(
-    conn: sqlite3.Connection, rows: Sequence[Any], per_row: int
-) -> Iterator[Sequence[Any]]:
-    """``rows`` in chunks that fit one statement of ``per_row`` parameters each (plus one).
-
-    Why multi-row statements and not ``executemany``: the sqlite3 module
-    releases and retakes the GIL around every statement step, and each retake
-    can wait for the event loop's thread (measured: 2,000 rows took 4x longer
-    while the loop was busy); one statement per chunk is one step.
-    """
-    limit = min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32_766) - 1
-    size = max(1, limit // per_row)
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
-def _created(row_id: int, row: NewDelivery) -> Delivery:
-    # Positional: one of these is built per routed event.
-    return Delivery(
-        row_id,
-        row.pipeline_id,
-        row.connection_id,
-        row.event_id,
-        row.message_id,
-        row.user_key,
-        0,
-        None,
-        None,
-        row.values,
-        row.payload,
-        row.received_at,
-        row.message,
-    )
-
-
-def _sqlite_time(value: datetime | None) -> str | None:
-    """``value`` as SQLAlchemy stores a ``UTCDateTime`` on SQLite (naive UTC text)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("the store needs timezone-aware datetimes (got a naive one)")
-    v = value.astimezone(UTC)
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
-        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
-    )
-
-
-def _sqlite_json(value: Any) -> str:
-    """``value`` as SQLAlchemy's ``JSON`` stores it (None is the JSON ``null``)."""
-    return orjson.dumps(value).decode()
-
-
-class _SqliteWriter:
-    """Writes :meth:`Deliveries.route` and :meth:`Deliveries.settle` on a SQLite file.
-
-    Two connections of its own (the store's pragmas: WAL, ``synchronous=FULL``,
-    foreign keys, busy timeout), each used from a thread of its own: one for
-    writes, in ``BEGIN IMMEDIATE`` transactions like every store write, and one
-    for reads, so that a write waiting for another process's lock never holds
-    up a read (WAL readers do not wait for writers). The WAL is checkpointed by
-    a third thread (PASSIVE, every :data:`_CHECKPOINT_ROWS` rows written)
-    instead of inside a commit that a sender waits for. Errors are raised as
-    the SQLAlchemy exceptions the rest of the store raises.
-    """
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncline-deliveries")
-        self._reader = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="syncline-deliveries-read"
-        )
-        self._checkpointer = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="syncline-deliveries-checkpoint"
-        )
-        # In boxes that the finalizer can close without keeping the writer alive.
-        self._box: list[sqlite3.Connection] = []
-        self._read_box: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._read_lock = threading.Lock()
-        self._since_checkpoint = 0
-        self._checkpointing = False
-        weakref.finalize(
-            self,
-            _release,
-            (self._executor, self._reader, self._checkpointer),
-            (self._box, self._read_box),
-        )
-
-    async def run(self, work: Callable[..., Any], *args: Any) -> Any:
-        """Run ``work(conn, *args)`` in one write transaction; it returns (result, rows written)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._transaction, work, args)
-
-    async def read(self, work: Callable[..., Any], *args: Any) -> Any:
-        """Run ``work(conn, *args)`` on the read connection (each query reads one snapshot)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reader, self._plain, work, args)
-
-    def close(self) -> None:
-        for lock, box in ((self._lock, self._box), (self._read_lock, self._read_box)):
-            with lock:
-                while box:
-                    box.pop().close()
-
-    def _conn(self, box: list[sqlite3.Connection]) -> sqlite3.Connection:
-        if not box:
-            box.append(self._connect())
-        return box[0]
-
-    def _plain(self, work: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-        with self._read_lock:
-            try:
-                return work(self._conn(self._read_box), *args)
-            except sqlite3.Error as error:
-                raise sa.exc.OperationalError("event delivery read", None, error) from None
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self._path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        for pragma in (
-            "PRAGMA synchronous=FULL",
-            "PRAGMA foreign_keys=ON",
-            f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
-            # Dedupe keys go to random places of their index: a larger cache
-            # writes each page fewer times (the read connection uses it too).
-            "PRAGMA cache_size=-65536",
-            "PRAGMA wal_autocheckpoint=0",
-        ):
-            conn.execute(pragma)
-        return conn
-
-    def _transaction(self, work: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-        with self._lock:
-            conn = self._conn(self._box)
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                result, written = work(conn, *args)
-                conn.execute("COMMIT")
-            except BaseException as error:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(error, sqlite3.IntegrityError):
-                    raise sa.exc.IntegrityError("event delivery write", None, error) from None
-                if isinstance(error, sqlite3.Error):
-                    raise sa.exc.OperationalError("event delivery write", None, error) from None
-                raise
-            self._since_checkpoint += written
-            if self._since_checkpoint >= _CHECKPOINT_ROWS and not self._checkpointing:
-                self._since_checkpoint = 0
-                self._checkpointing = True
-                self._checkpointer.submit(self._checkpoint)
-        return result
-
-    def _checkpoint(self) -> None:
-        try:
-            with closing(sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:
-            pass  # the next one retries; the WAL only grows meanwhile
-        finally:
-            self._checkpointing = False
-
-    # -- the transactions (run in the writer's thread) ----------------------------
-
-    def route(
-        self,
-        conn: sqlite3.Connection,
-        through_id: int,
-        rows: Sequence[NewDelivery],
-        counts: Counter[tuple[int, str]],
-        now: datetime,
-        window: timedelta,
-    ) -> tuple[tuple[Counter[tuple[int, str]], list[NewDelivery], int], int]:
-        """Returns the counts added, the pending rows inserted and the id of the first one."""
-        stamp = _sqlite_time(now)
-        # The dedupe keys first, one statement per chunk: a key is new, or was
-        # last seen before the window (then it is refreshed), or is a
-        # duplicate (the update's WHERE fails and nothing is returned).
-        fresh: set[tuple[int, str]] = set()
-        for part in _chunks_of(conn, rows, 3):
-            returned = conn.execute(
-                "INSERT INTO event_dedupe (pipeline_id, message_id, seen_at) VALUES "
-                + ", ".join(["(?, ?, ?)"] * len(part))
-                + " ON CONFLICT (pipeline_id, message_id) DO UPDATE SET seen_at = excluded.seen_at"
-                " WHERE event_dedupe.seen_at < ? RETURNING pipeline_id, message_id",
-                [v for r in part for v in (r.pipeline_id, r.message_id, stamp)]
-                + [_sqlite_time(now - window)],
-            ).fetchall()
-            fresh.update(returned)
-        added: Counter[tuple[int, str]] = Counter(counts)
-        pending: list[NewDelivery] = []
-        dead: list[NewDelivery] = []
-        for row in rows:
-            key = (row.pipeline_id, row.message_id)
-            if key not in fresh:
-                added[(row.pipeline_id, "duplicate")] += 1
-                continue
-            fresh.discard(key)  # a second copy in these rows is a duplicate
-            if row.error:
-                dead.append(row)
-                added[(row.pipeline_id, "invalid")] += 1
-                added[(row.pipeline_id, "dead")] += 1
-            else:
-                pending.append(row)
-                added[(row.pipeline_id, "mapped")] += 1
-        first = 0
-        if pending:
-            for part in _chunks_of(conn, pending, 9):
-                conn.execute(
-                    "INSERT INTO event_deliveries (pipeline_id, connection_id, event_id,"
-                    ' message_id, user_key, state, attempts, "values", payload, received_at,'
-                    " created_at) VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)"] * len(part)),
-                    [
-                        v
-                        for r in part
-                        for v in (
-                            r.pipeline_id,
-                            r.connection_id,
-                            r.event_id,
-                            r.message_id,
-                            r.user_key,
-                            _sqlite_json(r.values),
-                            r.payload,
-                            _sqlite_time(r.received_at),
-                            stamp,
-                        )
-                    ],
-                )
-            # AUTOINCREMENT and the write lock held: the rows of this
-            # transaction got consecutive ids ending at the last one inserted.
-            (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
-            first = int(last) - len(pending) + 1
-        for part in _chunks_of(conn, dead, 11):
-            conn.execute(
-                "INSERT INTO event_deliveries (pipeline_id, connection_id, event_id, message_id,"
-                ' user_key, state, attempts, "values", payload, error, received_at,'
-                " created_at, dead_at) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, 'dead', 0, ?, ?, ?, ?, ?, ?)"] * len(part)),
-                [
-                    v
-                    for r in part
-                    for v in (
-                        r.pipeline_id,
-                        r.connection_id,
-                        r.event_id,
-                        r.message_id,
-                        r.user_key,
-                        _sqlite_json(r.values),
-                        r.payload,
-                        r.error,
-                        _sqlite_time(r.received_at),
-                        stamp,
-                        stamp,
-                    )
-                ],
-            )
-        self._add_counts(conn, added)
-        conn.execute(
-            "INSERT INTO event_routing (name, after_id, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (name) DO UPDATE SET after_id = excluded.after_id,"
-            " updated_at = excluded.updated_at",
-            (_ROUTER, through_id, stamp),
-        )
-        return (added, pending, first), len(rows) + len(pending) + len(dead)
-
-    def settle(
-        self, conn: sqlite3.Connection, settlement: Settlement, now: datetime
-    ) -> tuple[None, int]:
-        stamp = _sqlite_time(now)
-        for part in _chunks_of(conn, settlement.delivered, 1):
-            marks = ", ".join("?" * len(part))
-            conn.execute(f"DELETE FROM event_deliveries WHERE id IN ({marks})", part)
-        if settlement.updates:
-            conn.executemany(
-                "UPDATE event_deliveries SET attempts = ?, first_attempt_at = ?,"
-                " next_attempt_at = ?, error = ?, request = ?, state = ?, dead_at = ?"
-                " WHERE id = ?",
-                [
-                    (
-                        u.attempts,
-                        _sqlite_time(u.first_attempt_at),
-                        None if u.dead else _sqlite_time(u.next_attempt_at),
-                        u.error,
-                        u.request,
-                        "dead" if u.dead else "pending",
-                        stamp if u.dead else None,
-                        u.id,
-                    )
-                    for u in settlement.updates
-                ],
-            )
-        self._add_counts(conn, settlement.counts)
-        return None, len(settlement.delivered) + len(settlement.updates)
-
-    @staticmethod
-    def pending(
-        conn: sqlite3.Connection, connection_id: int, after_id: int, limit: int
-    ) -> list[Delivery]:
-        found = conn.execute(
-            "SELECT id, pipeline_id, connection_id, event_id, message_id, user_key, attempts,"
-            ' first_attempt_at, next_attempt_at, "values", payload, received_at'
-            " FROM event_deliveries WHERE connection_id = ? AND state = 'pending' AND id > ?"
-            " ORDER BY id LIMIT ?",
-            (connection_id, after_id, limit),
-        )
-        return [
-            Delivery(
-                id=row[0],
-                pipeline_id=row[1],
-                connection_id=row[2],
-                event_id=row[3],
-                message_id=row[4],
-                user_key=row[5],
-                attempts=row[6],
-                first_attempt_at=_read_time(row[7]),
-                next_attempt_at=_read_time(row[8]),
-                values=None if row[9] is None else orjson.loads(row[9]),
-                payload=bytes(row[10]),
-                received_at=_read_time(row[11]),
-            )
-            for row in found
-        ]
-
-    @staticmethod
-    def read_log(conn: sqlite3.Connection, after_id: int, limit: int) -> list[LoggedEvent]:
-        found = conn.execute(
-            "SELECT id, source_id, message_id, anonymous_id, user_id, type, received_at, payload"
-            " FROM event_log WHERE id > ? ORDER BY id LIMIT ?",
-            (after_id, limit),
-        )
-        # Rows of one commit share their receipt time: parse each distinct one once.
-        times: dict[str, datetime] = {}
-        events = []
-        for row in found:
-            received = times.get(row[6])
-            if received is None:
-                received = times[row[6]] = datetime.fromisoformat(row[6]).replace(tzinfo=UTC)
-            events.append(
-                LoggedEvent(
-                    row[0],
-                    row[1],
-                    row[2],
-                    row[3],
-                    row[4],
-                    row[5],
-                    received,
-                    bytes(row[7]),
-                )
-            )
-        return events
-
-    @staticmethod
-    def delete_log(conn: sqlite3.Connection, through_id: int) -> tuple[int, int]:
-        deleted = conn.execute("DELETE FROM event_log WHERE id <= ?", (through_id,)).rowcount
-        return deleted, deleted
-
-    @staticmethod
-    def _add_counts(conn: sqlite3.Connection, counts: Counter[tuple[int, str]]) -> None:
-        values = [(pid, step, n) for (pid, step), n in sorted(counts.items()) if n]
-        if values:
-            conn.executemany(
-                "INSERT INTO event_counters (pipeline_id, step, count) VALUES (?, ?, ?)"
-                " ON CONFLICT (pipeline_id, step) DO UPDATE SET count = event_counters.count + excluded.count",
-                values,
-            )
-
-
-def _release(
-    executors: Sequence[ThreadPoolExecutor], boxes: Sequence[list[sqlite3.Connection]]
-) -> None:
-    for executor in executors:
-        executor.shutdown(wait=False)
-    for box in boxes:
-        while box:
-            box.pop().close()
-
-
-def _read_time(value: str | None) -> datetime | None:
-    """A ``UTCDateTime`` column read on SQLite: timezone-aware UTC."""
-    if value is None:
-        return None
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-class _SqliteLogReader:
-    """The event log read and pruned through the delivery writer's connection."""
-
-    def __init__(self, deliveries: Deliveries, event_log: EventLog) -> None:
-        assert deliveries._raw is not None
-        self._raw = deliveries._raw
-        self._turn = deliveries._write_turn
-        self._event_log = event_log
-
-    async def read_after(self, after_id: int, limit: int) -> list[LoggedEvent]:
-        if limit <= 0:
-            return []
-        events: list[LoggedEvent] = await self._raw.read(_SqliteWriter.read_log, after_id, limit)
-        return events
-
-    async def delete_through(self, event_id: int) -> int:
-        async with self._turn:
-            deleted: int = await self._raw.run(_SqliteWriter.delete_log, event_id)
-        return deleted
-
-    async def max_id(self) -> int:
-        return await self._event_log.max_id()
