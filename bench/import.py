@@ -299,57 +299,69 @@ def measure(
 
 
 def breakdown(records: int) -> dict[str, float]:
-    """Microseconds per record of each CPU step of an import, each measured alone.
+    """Microseconds per record of each CPU step of an import, page by page.
 
-    Every page is held in memory here, which a run never does (it holds one
-    batch). So before each step the objects alive (the step's input) are frozen
-    out of the cyclic collector's reach, with the threshold runs use
-    (``tune_gc_for_runs``): otherwise each full collection would walk all
-    200,000 inputs again, and the step would be charged for the size of this
-    benchmark's heap. Time is CPU time of this process, so other processes on a
-    shared machine do not count.
+    Each page of 1,000 records goes through the steps a run applies to it, in
+    order — parse, build ``Record`` values, validate in place (as the engine
+    does per page), hand them to a destination through ``Records``, encode
+    them as JSON Lines — and each step's CPU time (``time.process_time``, so
+    other processes on a shared machine do not count) is added up. Only one
+    page is alive at a time, as in a run, so each step sees the caches and the
+    heap a run gives it; the collector is tuned as runs tune it.
     """
+    from syncline.connectors.files._options import FileOptions
+    from syncline.connectors.files.jsonl import JsonLines
     from syncline.engine.runs.launch import tune_gc_for_runs
     from syncline.sdk.records import Records
-    from syncline.types import compile
+    from syncline.types import Role, as_role, compile
 
-    pages = [render(records, 1000, p) for p in range(-(-records // 1000))]
-    steps: dict[str, float] = {}
-
-    def timed(name: str, function: Any) -> Any:
-        tune_gc_for_runs()
-        began = time.process_time()
-        result = function()
-        steps[name] = (time.process_time() - began) / records * 1e6
-        return result
-
-    bodies = timed("parse JSON (orjson)", lambda: [orjson.loads(p) for p in pages])
-    parse = datetime.fromisoformat
-    built = timed(
-        "build Record values (connector)",
-        lambda: [
-            [Record(r["id"], r["properties"], parse(r["updated_at"])) for r in b["data"]]
-            for b in bodies
-        ],
-    )
+    size = 1000
+    pages = [render(records, size, p) for p in range(-(-records // size))]
     validate = compile(SCHEMA)
-    valid = timed(
-        "validate + normalize (compiled)",
-        lambda: [
-            [Record(r.id, validate(r.attributes), r.updated_at) for r in page] for page in built
-        ],
+    # The encoder needs no connection or settings: an instance without an Env.
+    _, encode = JsonLines.encoder(
+        JsonLines.__new__(JsonLines),
+        FileOptions(path="users.jsonl"),
+        as_role(SCHEMA, Role.DESTINATION),
     )
-
-    def consume() -> None:
-        for page in valid:
-            records_ = Records(page)
-            for _ in records_.all():
-                pass
-            records_.close(None)
-
-    timed("Records iterator + close (sdk)", consume)
+    parse = datetime.fromisoformat
+    names = [
+        "parse JSON (orjson)",
+        "build Record values (connector)",
+        "validate + normalize in place (compiled)",
+        "Records iterator + close (sdk)",
+        "encode JSON Lines (jsonl connector)",
+    ]
+    totals = dict.fromkeys(names, 0.0)
+    clock = time.process_time
+    tune_gc_for_runs()
+    for raw in pages:
+        t0 = clock()
+        body = orjson.loads(raw)
+        t1 = clock()
+        page = [Record(r["id"], r["properties"], parse(r["updated_at"])) for r in body["data"]]
+        del body
+        t2 = clock()
+        for r in page:
+            r.attributes = validate(r.attributes)
+        t3 = clock()
+        consumable = Records(page)
+        ids: list[str | None] = []
+        values: list[dict[str, Any]] = []
+        for record in consumable.all():
+            ids.append(record.id)
+            values.append(record.attributes)
+        consumable.close(None)
+        t4 = clock()
+        encode(ids, values)
+        t5 = clock()
+        for name, began, ended in zip(
+            names, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5), strict=True
+        ):
+            totals[name] += ended - began
+    steps = {name: seconds / records * 1e6 for name, seconds in totals.items()}
     for name, micros in steps.items():
-        print(f"{name:<34} {micros:6.2f} µs/record")
+        print(f"{name:<42} {micros:6.2f} µs/record")
     return steps
 
 

@@ -225,3 +225,56 @@ def test_high_water_is_the_greatest_updated_at_ignoring_records_without_one() ->
     assert BatchedRun.high_water_of(batch) is late
     assert BatchedRun.high_water_of({"a": Record("a", {})}) is None
     assert BatchedRun.high_water_of({}) is None
+
+
+async def test_an_invalid_version_replaced_in_its_batch_is_not_counted(world: World) -> None:
+    # Records are validated page by page, before the batch drops duplicates:
+    # an invalid first version of c2, replaced later in the same batch by a
+    # valid one, must count as a duplicate, never as invalid; an invalid last
+    # version is the one the batch keeps, so it counts once.
+    store = await world.store()
+    try:
+        await world.ws.pipeline(
+            store,
+            "one-batch",
+            kind="import",
+            source="crm",
+            destination="db",
+            batch_size=10_000,
+            destination_options={"table": "one_batch", "create_table": True},
+        )
+    finally:
+        await store.close()
+    original = world.app._list
+
+    def change_after_first_page(record_id: str, score: object):  # type: ignore[no-untyped-def]
+        def list_and_change(request):  # type: ignore[no-untyped-def]
+            page = original(request)
+            if "after" not in request.params:
+                world.app.change(record_id, name="Latest", score=score)
+            return page
+
+        return list_and_change
+
+    # In place, keeping its updated_at: c2 stays in the first page.
+    world.app.contacts["c2"] = {**world.app.contacts["c2"], "score": "not-a-number"}
+    world.server.route("GET", "/contacts", change_after_first_page("c2", 7))
+    summary = (await world.ws.cli("run", "one-batch", "--json", "--full")).json()
+    assert summary["counts"]["read"] == 3001
+    assert summary["counts"]["duplicate"] == 1
+    assert summary["counts"]["invalid"] == 0, summary["errors"]
+    assert summary["counts"]["written"] == 3000
+    rows = {r[0]: (r[2], r[4]) for r in table_rows(world.db, "one_batch")}
+    assert rows["c2"] == ("Latest", 7)
+
+    # Now c3's first version, valid, is replaced later in the batch by an invalid one.
+    world.server.route("GET", "/contacts", change_after_first_page("c3", "not-a-number"))
+    summary = (await world.ws.cli("run", "one-batch", "--json", "--full")).json()
+    assert summary["counts"]["duplicate"] == 1
+    assert summary["counts"]["invalid"] == 1
+    assert summary["counts"]["written"] == 2999
+    [group] = summary["errors"]
+    assert group["sample_record_id"] == "c3" and "score" in group["message"]
+    # Only the invalid last version was kept by the batch: nothing new for c3.
+    rows = {r[0]: (r[2], r[4]) for r in table_rows(world.db, "one_batch")}
+    assert rows["c3"][0] != "Latest"

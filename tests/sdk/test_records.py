@@ -8,6 +8,7 @@ checks every item against an independent model.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -57,6 +58,32 @@ def test_record_is_create_and_repr_hides_values() -> None:
     assert "email" in repr(update) and "42" in repr(update)
     with pytest.raises(AttributeError):
         update.id = "43"  # type: ignore[misc]
+
+
+def test_record_fields_are_read_only_but_attributes_and_compare_by_value() -> None:
+    when = datetime(2025, 1, 2, tzinfo=UTC)
+    record = Record("42", {"n": "1"}, when)
+    for field in ("updated_at", "error"):
+        with pytest.raises(AttributeError):
+            setattr(record, field, None)
+    assert record == Record("42", {"n": "1"}, when)
+    assert record != Record("42", {"n": "1"}) and record != Record("43", {"n": "1"}, when)
+    assert record != ("42", {"n": "1"}, when, None)
+    with pytest.raises(TypeError):
+        hash(record)
+    # The engine replaces a read record's attributes with the validated values.
+    record.attributes = {"n": 1}
+    assert (record.id, record.attributes, record.updated_at, record.error) == (
+        "42",
+        {"n": 1},
+        when,
+        None,
+    )
+    match record:
+        case Record(record_id, attributes, updated_at, None):
+            assert (record_id, attributes, updated_at) == ("42", {"n": 1}, when)
+        case _:
+            raise AssertionError("a Record matches by position")
 
 
 # Shapes.

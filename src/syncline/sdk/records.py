@@ -45,7 +45,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Final, Generic, TypeVar
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
 from syncline.sdk.errors import EventsError, PermanentError, RecordsError
 
@@ -63,9 +64,8 @@ CONTRACT_VIOLATION: Final = "connector returned an error index outside the consu
 """The fixed message of the error given to items failed by a bad error index."""
 
 
-@dataclass(frozen=True, slots=True)
 class Record:
-    """One record of an app.
+    """One record of an app: ``Record(id, attributes, updated_at=None, error=None)``.
 
     ``id`` is the app's own canonical ID (never an email or another matching
     value). On export an empty ``id`` means "create this record"; a non-empty one
@@ -74,21 +74,73 @@ class Record:
     in place (then it must not postpone the record). ``updated_at`` is when the app
     last changed the record (set on import). ``error`` is a per-record read
     failure on import; such a record carries only its ``id``.
+
+    ``id``, ``updated_at`` and ``error`` are read-only. ``attributes`` can be
+    replaced, for one owner only: once a source's ``records()`` has returned a
+    record, the engine replaces its attributes with the validated, normalized
+    values instead of building a second record — so a connector must not keep
+    the records it returned and expect their attributes unchanged. Records
+    compare by value (all four fields) and are not hashable.
+
+    A plain class with ``__slots__``, not a frozen dataclass: an import builds
+    one per record read, and a frozen dataclass's ``__init__`` (one
+    ``object.__setattr__`` call per field) costs about twice as much.
     """
 
-    id: str
+    __slots__ = ("_error", "_id", "_updated_at", "attributes")
+    __match_args__ = ("id", "attributes", "updated_at", "error")
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and attributes is a dict
+
     attributes: dict[str, Any]
-    updated_at: datetime | None = None
-    error: Exception | None = None
+
+    def __init__(
+        self,
+        id: str,
+        attributes: dict[str, Any],
+        updated_at: datetime | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self._id = id
+        self.attributes = attributes
+        self._updated_at = updated_at
+        self._error = error
+
+    if TYPE_CHECKING:
+
+        @property
+        def id(self) -> str: ...
+
+        @property
+        def updated_at(self) -> datetime | None: ...
+
+        @property
+        def error(self) -> Exception | None: ...
+
+    else:
+        # Read-only views of the slots, read by C getters (no Python frame per access).
+        id = property(attrgetter("_id"), doc="The app's record ID; empty means create.")
+        updated_at = property(attrgetter("_updated_at"), doc="When the app last changed it.")
+        error = property(attrgetter("_error"), doc="A per-record read failure, or None.")
 
     @property
     def is_create(self) -> bool:
         """True when the record is to be created (its ``id`` is empty)."""
-        return not self.id
+        return not self._id
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Record)
+        return (
+            self._id == other._id
+            and self.attributes == other.attributes
+            and self._updated_at == other._updated_at
+            and self._error == other._error
+        )
 
     def __repr__(self) -> str:
         # Attribute names only: values may be personal data and reprs end up in logs.
-        return f"Record(id={self.id!r}, attributes=<{', '.join(self.attributes)}>)"
+        return f"Record(id={self._id!r}, attributes=<{', '.join(self.attributes)}>)"
 
 
 class IteratorMisuse(RuntimeError):

@@ -40,7 +40,7 @@ class DatabaseOptions(BaseModel):
     create_table: bool = False
     columns: dict[str, str] = Field(default_factory=dict)
     page_size: int = Field(default=1000, ge=1, le=100_000)
-    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    batch_size: int = Field(default=10_000, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _one_relation(self) -> DatabaseOptions:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import Any
 
 from syncline.connectors._sql.dialect import Column, Connection, Writer
@@ -103,8 +103,7 @@ class WritePlan:
         if len(plain) > 1:
             values: Iterable[tuple[Any, ...]] = map(itemgetter(*plain), attributes)
         elif plain:
-            only = plain[0]
-            values = ((a[only],) for a in attributes)
+            values = zip(map(itemgetter(plain[0]), attributes))
         else:
             values = (() for _ in attributes)
         converted: list[list[Any]] = []
@@ -116,13 +115,11 @@ class WritePlan:
             for position in bad:
                 failed.setdefault(position, name)
             converted.append(column)
+        # Each row is (key, *plain values, *converted values), joined by tuple
+        # concatenation mapped in C: no Python code runs per row.
+        rows = list(map(add, zip(keys), values))
         if converted:
-            rows = [
-                (key, *row, *more)
-                for key, row, more in zip(keys, values, zip(*converted, strict=True), strict=True)
-            ]
-        else:
-            rows = [(key, *row) for key, row in zip(keys, values, strict=True)]
+            rows = list(map(add, rows, zip(*converted, strict=True)))
         if failed:
             rows = [row for i, row in enumerate(rows) if i not in failed]
         return rows, failed

@@ -44,7 +44,7 @@ class FileOptions(BaseModel):
     declared_schema: dict[str, Any] | None = None
     infer_rows: int = Field(default=1000, ge=1, le=1_000_000)
     page_size: int = Field(default=1000, ge=1, le=100_000)
-    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    batch_size: int = Field(default=10_000, ge=1, le=100_000)
 
     @field_validator("path")
     @classmethod

@@ -23,12 +23,18 @@ from syncline.sdk.records import Record
 from syncline.store import Checkpoint, Pipeline, Run, Store
 from syncline.types import Object
 
-__all__ = ["BatchedRun", "Progress"]
+__all__ = ["READ_AHEAD", "BatchedRun", "Progress"]
 
 _ID = attrgetter("id")
 _UPDATED_AT = attrgetter("updated_at")
 
 Progress = Callable[[Tally], None]
+
+READ_AHEAD = 1000
+"""Records read ahead of the batch being collected, at most (always at least one page).
+
+One page in flight is enough for the next request to overlap the work on the
+current page; more would only hold more records in memory."""
 
 
 class BatchedRun(ABC):
@@ -80,11 +86,17 @@ class BatchedRun(ABC):
         read_in_batch = 0
         size = self.config.batch_size
         async with PageReader(
-            self.source.instance, self.pipeline.target, since, cursor, schema, ahead=size
+            self.source.instance,
+            self.pipeline.target,
+            since,
+            cursor,
+            schema,
+            ahead=min(size, READ_AHEAD),
         ) as reader:
             async for page in reader:
                 tally.time("read", page.seconds)
                 records = page.records
+                self.prepare_page(records)
                 read_in_batch += len(records)
                 # Per page, not per record: a later version replaces an earlier
                 # one in place (the key keeps its first position), as one
@@ -102,6 +114,15 @@ class BatchedRun(ABC):
                     full, batch = batch, {}
                     await self.write_batch(full, cursor)
                     del full
+
+    def prepare_page(self, records: list[Record]) -> None:
+        """Work on a page's records as soon as it is read (default: nothing).
+
+        Called once per page, in read order, before the page joins its batch
+        (so before deduplication); a batch is the pages prepared since the
+        previous one. A page's records are still in the CPU's caches here.
+        """
+        return None
 
     @abstractmethod
     async def write_batch(self, batch: dict[str, Record], cursor: str | None) -> None:

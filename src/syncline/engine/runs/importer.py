@@ -80,6 +80,10 @@ class ImportRun(BatchedRun):
         self.writer = BatchWriter(
             self.destination.instance, target, destination_schema, self.retry, tally
         )
+        # Without a filter or a mapping, records are validated page by page as
+        # they arrive (see prepare_page); the batch then only gathers them.
+        self._page_validate = self.steps.validate if self.steps.passthrough else None
+        self._unchecked: dict[int, Record] = {}
         self._queue: asyncio.Queue[_Prepared | None] = asyncio.Queue(maxsize=1)
         self._writing = asyncio.create_task(self._write_loop(), name="syncline-import-writer")
         try:
@@ -142,8 +146,10 @@ class ImportRun(BatchedRun):
 
         The writer task writes and checkpoints batches one at a time, in order,
         while this task reads and transforms the next one: the destination's
-        own work (a database in its thread, a file's fsync) overlaps ours. At
-        most one batch waits in the queue, so memory stays two batches.
+        own work (a database in its thread, a file's fsync) overlaps ours. A
+        batch is handed over only once the writer is done with the previous
+        one, so memory holds two batches (the one written, the one read) and
+        one page read ahead.
         """
         out = self._transform(batch)
         seen = list(batch) if self.config.purge else []
@@ -151,44 +157,85 @@ class ImportRun(BatchedRun):
         await self._hand_over(_Prepared(out, cursor, self.high_water_of(batch), seen))
 
     async def _hand_over(self, item: _Prepared | None) -> None:
-        """Queue ``item`` for the writer; re-raise the writer's error if it stopped."""
+        """Give ``item`` to the writer once it is idle; re-raise its error if it stopped."""
         writing = self._writing
-        put = asyncio.ensure_future(self._queue.put(item))
-        done, _ = await asyncio.wait({put, writing}, return_when=asyncio.FIRST_COMPLETED)
-        if put not in done:
-            put.cancel()
+        idle = asyncio.ensure_future(self._queue.join())
+        done, _ = await asyncio.wait({idle, writing}, return_when=asyncio.FIRST_COMPLETED)
+        if idle not in done:
+            idle.cancel()
             writing.result()  # raises the writer's error
             raise RuntimeError("the import writer stopped before the read was done")
+        self._queue.put_nowait(item)  # the queue is empty: the writer takes it at once
 
     async def _write_loop(self) -> None:
         while (item := await self._queue.get()) is not None:
             if item.records:
-                result = await self.writer.write(item.records)
-                self.tally.add("written", len(result.written))
+                written = len((await self.writer.write(item.records)).written)
+                self.tally.add("written", written)
             await self.checkpoint(item.cursor, item.high_water, item.seen_ids)
+            del item  # the batch is not held while waiting for the next one
+            self._queue.task_done()
 
-    def _transform(self, batch: dict[str, Record]) -> list[Record]:
-        tally = self.tally
+    def prepare_page(self, records: list[Record]) -> None:
+        """Validate a page's records in place, while they are still in the CPU's caches.
+
+        Only without a filter and a mapping (otherwise :meth:`_transform` does
+        every step per batch). A record that passes gets its normalized
+        attributes; one that does not — a read error, no ID, a validation
+        error — is kept aside untouched, and :meth:`_transform` takes it
+        through the general path, which counts and stores its error only if
+        it is still in the batch after deduplication (so a record replaced by
+        a later version of the same ID is never counted as invalid). Held by
+        object, so its ``id()`` cannot be reused while the batch is open.
+        """
+        validate = self._page_validate
+        if validate is None:
+            return
         began = time.perf_counter()
-        out: list[Record] = []
-        append = out.append
-        steps = self.steps
-        validate = steps.validate if steps.passthrough else None
-        for record_id, record in batch.items():
-            if validate is not None and record.error is None and record_id:
-                # The common case, kept to one call: no filter, no mapping.
+        unchecked = self._unchecked
+        for record in records:
+            if record.error is None and record.id:
                 try:
-                    append(Record(record_id, validate(record.attributes), record.updated_at))
+                    record.attributes = validate(record.attributes)
                     continue
                 except ValidationError:
-                    pass  # the general path below counts and stores the error
+                    pass
+            unchecked[id(record)] = record
+        self.tally.time("transform", time.perf_counter() - began)
+
+    def _transform(self, batch: dict[str, Record]) -> list[Record]:
+        """The batch's records to write, each carrying its destination attributes.
+
+        The source's records are reused: their ``attributes`` are replaced by
+        the transformed values (the engine owns a record once ``records()``
+        returned it), so no second record is built per record. Records already
+        validated by :meth:`prepare_page` are taken as they are.
+        """
+        tally = self.tally
+        began = time.perf_counter()
+        steps = self.steps
+        prepared = self._page_validate is not None
+        unchecked, self._unchecked = self._unchecked, {}
+        if prepared and not unchecked:
+            # The common case: every record of the batch passed validation.
+            out = list(batch.values())
+            tally.add("transformed", len(out))
+            tally.time("transform", time.perf_counter() - began)
+            return out
+        out = []
+        append = out.append
+        for record_id, record in batch.items():
+            if prepared and id(record) not in unchecked:
+                append(record)
+                continue
             values = steps.source_values(record_id, record.attributes, record.error)
             if values is None:
                 continue
             values = steps.destination_values(record_id, values)
             if values is None:
                 continue
-            append(Record(record_id, values, record.updated_at))
+            record.attributes = values
+            append(record)
         tally.add("transformed", len(out))
         tally.time("transform", time.perf_counter() - began)
         return out
