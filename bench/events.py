@@ -215,6 +215,11 @@ async def _server(role: str) -> None:
     service = DeliveryService(
         store, DeliverySettings(max_in_flight=int(os.environ.get("SYNCLINE_BENCH_IN_FLIGHT") or 4))
     )
+    if os.environ.get("SYNCLINE_BENCH_GC") != "default":
+        # What `syncline serve` and `syncline events deliver` do at start-up.
+        from syncline.engine.tuning import tune_gc_for_delivery
+
+        tune_gc_for_delivery()
     try:
         if role == "delivery":
             stop = asyncio.Event()
@@ -227,8 +232,9 @@ async def _server(role: str) -> None:
             print(f"cpu {time.process_time() - cpu} {time.thread_time() - main}", flush=True)
             await service.stop()
             return
-        collector = Collector(store)
         services = [] if role == "collector" else [service]
+        # As `syncline serve` wires them: each durable commit wakes delivery.
+        collector = Collector(store, on_commit=service.notify if services else None)
         sock = bind("127.0.0.1", 0)
         with sock:
             await serve(
@@ -374,8 +380,17 @@ def main() -> None:
         help="e2e: 1 = collector and delivery in one process (`syncline serve`); "
         "2 = two processes (`syncline serve --no-deliver` + `syncline events deliver`).",
     )
+    parser.add_argument(
+        "--gc",
+        choices=["tuned", "default"],
+        default="tuned",
+        help="Server processes: tune the garbage collector as `syncline serve` does "
+        "(tuned), or keep CPython's defaults (default: to measure what tuning buys).",
+    )
     parser.add_argument("_role", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # Read by the server processes this one starts (they inherit the environment).
+    os.environ["SYNCLINE_BENCH_GC"] = args.gc
     if args.mode == "phases":
         _phases(args.events)
         return

@@ -118,10 +118,12 @@ async def _deliver(settings: Any, until_idle: bool) -> None:
     import signal
 
     from syncline.engine.delivery import DeliveryService
+    from syncline.engine.tuning import tune_gc_for_delivery
 
     store = await _open()
     try:
         service = DeliveryService(store, settings)
+        tune_gc_for_delivery()
         await service.start()
         try:
             if until_idle:

@@ -115,6 +115,9 @@ async def _serve(host: str, port: int, settings: CollectorSettings, *, deliver: 
                 wake()
 
         collector = Collector(store, settings, on_commit=committed)
+        from syncline.engine.tuning import tune_gc_for_delivery
+
+        tune_gc_for_delivery()
         with sock:
             await serve_collector(
                 collector,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import socket
@@ -35,6 +34,7 @@ from syncline.engine.runs.importer import ImportRun
 from syncline.engine.runs.steps import StepsError
 from syncline.engine.runs.tally import Tally, message_of
 from syncline.engine.runs.writer import RunStopped
+from syncline.engine.tuning import tune_gc_for_runs
 from syncline.sdk.errors import ConfigError, ConnectorError
 from syncline.store import LeaseLost, Pipeline, Run, RunAlreadyLive, Store
 
@@ -167,27 +167,6 @@ async def _open(
         return await open_connector(store, str(connection_id), options=options, role=role)
     except ConfigError as error:
         raise RunSetupError(f"pipeline {pipeline.name!r}: {error}") from None
-
-
-def tune_gc_for_runs(threshold: int = 10_000) -> None:
-    """Make the cyclic garbage collector cheap in a process that runs pipelines.
-
-    For process entry points (``syncline run``, the worker, benchmarks), not
-    for libraries embedding the engine: it changes process-wide settings. A run
-    allocates millions of short-lived containers (records, attribute dicts);
-    every 700 of them CPython starts a collection, and a full one walks every
-    object alive — modules, SQLAlchemy, pydantic models. ``gc.freeze()`` moves
-    the objects alive now out of the collector's reach, and a first-generation
-    threshold of ``threshold`` collects less often (about 10% more records/s in
-    ``bench/import.py``). Records hold no reference cycles, so reference
-    counting still frees them at once. A much larger threshold lets the cyclic
-    garbage of requests pile up (peak memory grew with the record count at
-    50,000), so it stays moderate.
-    """
-    gc.collect()
-    gc.freeze()
-    _, second, third = gc.get_threshold()
-    gc.set_threshold(threshold, second, third)
 
 
 def check_runnable(pipeline: Pipeline, config: Any, destination: Any) -> None:
