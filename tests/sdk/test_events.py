@@ -187,3 +187,23 @@ def test_misuse_messages_speak_of_events() -> None:
     events.close()
     with pytest.raises(IteratorMisuse, match="after the send_events call ended"):
         events.peek()
+
+
+def test_event_is_a_frozen_value_built_by_position_or_keyword() -> None:
+    import dataclasses
+    import pickle
+
+    e = event(1)
+    same = Event(pipeline="pipeline-1", received=e.received, type=e.type)
+    assert same == e and (same.pipeline, same.received, same.type) == (
+        e.pipeline,
+        e.received,
+        e.type,
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        e.pipeline = "other"  # type: ignore[misc]
+    moved = dataclasses.replace(e, pipeline="pipeline-2")
+    assert moved.pipeline == "pipeline-2" and moved.received is e.received
+    assert pickle.loads(pickle.dumps(e)) == e
+    with pytest.raises(TypeError):
+        Event("pipeline-1", e.received)  # type: ignore[call-arg]

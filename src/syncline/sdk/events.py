@@ -80,7 +80,7 @@ class EventTypeInfo:
         return f"EventTypeInfo(id={self.id!r}, values={shown})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Event:
     """One event to deliver: the received message and the event type's values.
 
@@ -93,10 +93,23 @@ class Event:
     received: ReceivedEvent
     type: EventTypeInfo
 
+    def __init__(self, pipeline: str, received: ReceivedEvent, type: EventTypeInfo) -> None:
+        # One is built per delivered event: the slots are set through their
+        # descriptors, which a frozen dataclass's generated __init__ reaches
+        # only through object.__setattr__ (about twice the cost).
+        _set_pipeline(self, pipeline)
+        _set_received(self, received)
+        _set_type(self, type)
+
     @property
     def idempotency_key(self) -> str:
         """The received ``messageId``: forward it as the app's idempotency key."""
         return self.received.message_id
+
+
+_set_pipeline: Final[Callable[[Event, str], None]] = Event.__dict__["pipeline"].__set__
+_set_received: Final[Callable[[Event, ReceivedEvent], None]] = Event.__dict__["received"].__set__
+_set_type: Final[Callable[[Event, EventTypeInfo], None]] = Event.__dict__["type"].__set__
 
 
 def _same_user(first: Event) -> Callable[[Event], bool]:

@@ -6,30 +6,41 @@ hands each destination pipeline a :class:`ReceivedEvent` wrapping one of them. A
 connector reads it; it can never change it, so one received message can be shared
 by every pipeline that delivers it.
 
-Cost choice, because this runs for every delivered event:
+Two ways to build one, because this runs for every delivered event:
 
-* Identifiers, the type and the four timestamps are checked and parsed once, at
-  construction (a handful of dict look-ups and at most four
-  ``datetime.fromisoformat`` calls, all in C).
-* ``properties``, ``traits``, ``context`` and ``integrations`` are frozen lazily:
-  the first access to one of them builds a read-only deep copy of that field
-  (nested objects become read-only dicts, arrays become tuples) and caches it on
-  the view, so a field that is never read costs nothing and a field read many
-  times is copied once. The frozen values are ``dict`` subclasses, so ``json``
-  and ``orjson`` encode them directly; every mutating method raises
-  ``TypeError``. ``.copy()`` on one returns a plain, mutable, shallow ``dict``.
-* :meth:`ReceivedEvent.raw` returns a fresh deep copy of the whole message each
-  time; use it when the connector needs a mutable message.
+* :meth:`ReceivedEvent.from_message` checks the whole message at construction
+  (a handful of dict look-ups and at most four ``datetime.fromisoformat``
+  calls) and raises ``ValueError`` for an invalid one: use it for messages of
+  unknown origin.
+* :meth:`ReceivedEvent.from_normalized` checks nothing at construction: each
+  attribute is checked and decoded on its first read and cached, with the very
+  ``ValueError`` :meth:`~ReceivedEvent.from_message` would raise for that field.
+  The delivery engine uses it for messages the collector already normalized
+  (what the event log stores), so a connector that reads three fields pays for
+  three. For a message :meth:`~ReceivedEvent.from_message` accepts, both give
+  views that are equal attribute by attribute.
 
-:meth:`ReceivedEvent.from_message` takes ownership of the dict it is given: the
-caller must not modify it afterwards (it is not copied, which is what keeps
-construction cheap).
+``properties``, ``traits``, ``context`` and ``integrations`` are frozen lazily
+either way: the first access to one of them builds a read-only deep copy of
+that field (nested objects become read-only dicts, arrays become tuples) and
+caches it on the view, so a field that is never read costs nothing and a field
+read many times is copied once. The frozen values are ``dict`` subclasses, so
+``json`` and ``orjson`` encode them directly; every mutating method raises
+``TypeError``. ``.copy()`` on one returns a plain, mutable, shallow ``dict``.
+:meth:`ReceivedEvent.raw` returns a fresh deep copy of the whole message each
+time; use it when the connector needs a mutable message.
+
+Both constructors take ownership of the dict they are given: the caller must
+not modify it afterwards (it is not copied, which is what keeps construction
+cheap). The view never modifies it either, so one decoded message may back
+several views.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any, Final, NoReturn
 
 __all__ = ["EVENT_TYPES", "ReceivedEvent"]
@@ -46,8 +57,18 @@ _STRING_FIELDS: Final = (
     "groupId",
     "previousId",
 )
-_TIME_FIELDS: Final = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
 _OBJECT_FIELDS: Final = ("properties", "traits", "context", "integrations")
+
+
+class _Unset(Enum):
+    """The value of a view's field not decoded yet."""
+
+    UNSET = 0
+
+
+# A sentinel rather than an empty slot: reading an empty slot raises an
+# AttributeError, which costs more than filling every slot up front.
+_UNSET: Final = _Unset.UNSET
 
 
 class _FrozenDict(dict[str, Any]):
@@ -89,6 +110,9 @@ _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 def _freeze(value: Any) -> Any:
     """Return a read-only deep copy of a JSON-like value (dicts, lists, scalars)."""
     if isinstance(value, dict):
+        # The common object holds scalars only: test that and copy it in C.
+        if _SCALARS.issuperset(map(type, value.values())):
+            return _FrozenDict(value)
         return _FrozenDict({k: v if type(v) in _SCALARS else _freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return tuple([v if type(v) in _SCALARS else _freeze(v) for v in value])
@@ -129,6 +153,26 @@ def _parse_time(message: Mapping[str, Any], key: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def _check_type(message: Mapping[str, Any]) -> str:
+    kind = message.get("type")
+    if kind not in EVENT_TYPES:
+        raise ValueError(
+            "received message field 'type' must be one of "
+            f"{', '.join(sorted(EVENT_TYPES))}; got {repr(kind)[:40]}"
+        )
+    return kind  # type: ignore[no-any-return]
+
+
+def _check_message_id(message: Mapping[str, Any]) -> str:
+    message_id = message.get("messageId")
+    if not isinstance(message_id, str) or not message_id:
+        raise ValueError(
+            "received message has no 'messageId' (a non-empty string); "
+            "the collector must assign one before queueing"
+        )
+    return message_id
+
+
 def _identifier(message: Mapping[str, Any], key: str) -> str | None:
     value = message.get(key)
     if value is None or isinstance(value, str):
@@ -139,68 +183,86 @@ def _identifier(message: Mapping[str, Any], key: str) -> str | None:
     raise ValueError(f"received message field {key!r} must be a string, got {type(value).__name__}")
 
 
+def _identifiers(message: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    anonymous_id = _identifier(message, "anonymousId")
+    user_id = _identifier(message, "userId")
+    if not anonymous_id and not user_id:
+        raise ValueError("received message needs an 'anonymousId' or a 'userId'")
+    return anonymous_id, user_id
+
+
+def _string(message: Mapping[str, Any], key: str) -> str | None:
+    value = message.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"received message field {key!r} must be a string, got {type(value).__name__}")
+
+
+def _object(message: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    value = message.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"received message field {key!r} must be an object, got {type(value).__name__}"
+        )
+    return _freeze(value)  # type: ignore[no-any-return]
+
+
 class ReceivedEvent:
     """A read-only view of one received Segment-style message.
 
-    Build it with :meth:`from_message`. Attributes mirror the Segment fields in
-    snake case; an optional field that is absent (or null) in the message is
-    ``None``. Date-times are timezone-aware and in UTC.
+    Build it with :meth:`from_message` (checked at once) or
+    :meth:`from_normalized` (checked field by field as read). Attributes mirror
+    the Segment fields in snake case; an optional field that is absent (or null)
+    in the message is ``None``. Date-times are timezone-aware and in UTC.
 
     Always present: ``type`` (one of :data:`EVENT_TYPES`) and ``message_id``; at
     least one of ``anonymous_id`` and ``user_id`` (numeric IDs are turned into
     strings).
     """
 
+    # Every slot but _message holds _UNSET until its field is first read;
+    # from_message decodes the identifiers and times at once.
     __slots__ = (
         "_anonymous_id",
-        "_frozen",
+        "_context",
+        "_integrations",
         "_message",
         "_message_id",
         "_original_timestamp",
+        "_properties",
         "_received_at",
         "_sent_at",
         "_timestamp",
+        "_traits",
         "_type",
         "_user_id",
     )
 
-    _type: str
-    _message_id: str
-    _anonymous_id: str | None
-    _user_id: str | None
-    _timestamp: datetime | None
-    _original_timestamp: datetime | None
-    _sent_at: datetime | None
-    _received_at: datetime | None
+    _type: str | _Unset
+    _message_id: str | _Unset
+    _anonymous_id: str | _Unset | None
+    _user_id: str | _Unset | None
+    _timestamp: datetime | _Unset | None
+    _original_timestamp: datetime | _Unset | None
+    _sent_at: datetime | _Unset | None
+    _received_at: datetime | _Unset | None
+    _properties: Mapping[str, Any] | _Unset | None
+    _traits: Mapping[str, Any] | _Unset | None
+    _context: Mapping[str, Any] | _Unset | None
+    _integrations: Mapping[str, Any] | _Unset | None
     _message: dict[str, Any]
-    _frozen: dict[str, Any] | None
 
     def __init__(self, message: dict[str, Any]) -> None:
         """Same as :meth:`from_message`."""
         if not isinstance(message, dict):
             raise TypeError(f"a received message must be a dict, got {type(message).__name__}")
-        kind = message.get("type")
-        if kind not in EVENT_TYPES:
-            raise ValueError(
-                "received message field 'type' must be one of "
-                f"{', '.join(sorted(EVENT_TYPES))}; got {repr(kind)[:40]}"
-            )
-        message_id = message.get("messageId")
-        if not isinstance(message_id, str) or not message_id:
-            raise ValueError(
-                "received message has no 'messageId' (a non-empty string); "
-                "the collector must assign one before queueing"
-            )
-        anonymous_id = _identifier(message, "anonymousId")
-        user_id = _identifier(message, "userId")
-        if not anonymous_id and not user_id:
-            raise ValueError("received message needs an 'anonymousId' or a 'userId'")
+        kind = _check_type(message)
+        message_id = _check_message_id(message)
+        anonymous_id, user_id = _identifiers(message)
         for key in _STRING_FIELDS:
-            value = message.get(key)
-            if value is not None and not isinstance(value, str):
-                raise ValueError(
-                    f"received message field {key!r} must be a string, got {type(value).__name__}"
-                )
+            _string(message, key)
         for key in _OBJECT_FIELDS:
             value = message.get(key)
             if value is not None and not isinstance(value, dict):
@@ -215,136 +277,190 @@ class ReceivedEvent:
         self._original_timestamp = _parse_time(message, "originalTimestamp")
         self._sent_at = _parse_time(message, "sentAt")
         self._received_at = _parse_time(message, "receivedAt")
+        self._properties = self._traits = self._context = self._integrations = _UNSET
         self._message = message
-        self._frozen = None
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> ReceivedEvent:
         """Wrap ``message`` (a decoded Segment message) without copying it.
 
-        Raises ``ValueError`` when the message lacks a valid ``type``, a
-        ``messageId``, both ``anonymousId`` and ``userId``, or has a field of the
-        wrong JSON type or a timestamp that is not ISO 8601. The caller gives up
-        the dict: it must not be modified afterwards.
+        Raises ``TypeError`` when ``message`` is not a dict, and ``ValueError``
+        when it lacks a valid ``type``, a ``messageId``, both ``anonymousId`` and
+        ``userId``, or has a field of the wrong JSON type or a timestamp that is
+        not ISO 8601. The caller gives up the dict: it must not be modified
+        afterwards.
         """
         return cls(message)
+
+    @classmethod
+    def from_normalized(cls, message: dict[str, Any]) -> ReceivedEvent:
+        """Wrap ``message``, a message the collector normalized, checking nothing yet.
+
+        For the delivery engine, whose messages come from the event log. Raises
+        ``TypeError`` when ``message`` is not a dict; every other check of
+        :meth:`from_message` is made when the attribute it concerns is first
+        read, which then raises the same ``ValueError`` (``type``, ``message_id``,
+        ``anonymous_id``/``user_id`` — both checked together —, each optional
+        string, object and time). A field never read is never checked. The
+        caller gives up the dict: it must not be modified afterwards.
+        """
+        if not isinstance(message, dict):
+            raise TypeError(f"a received message must be a dict, got {type(message).__name__}")
+        view = _new(cls)
+        view._message = message
+        view._type = view._message_id = view._anonymous_id = view._user_id = _UNSET
+        view._timestamp = view._original_timestamp = view._sent_at = view._received_at = _UNSET
+        view._properties = view._traits = view._context = view._integrations = _UNSET
+        return view
 
     # Identity and type.
 
     @property
     def type(self) -> str:
         """The message type: track, identify, page, screen, group or alias."""
-        return self._type
+        kind = self._type
+        if kind is _UNSET:
+            kind = self._type = _check_type(self._message)
+        return kind
 
     @property
     def message_id(self) -> str:
         """The client's unique message ID (the idempotency key of the event)."""
-        return self._message_id
+        message_id = self._message_id
+        if message_id is _UNSET:
+            message_id = self._message_id = _check_message_id(self._message)
+        return message_id
 
     @property
     def anonymous_id(self) -> str | None:
         """The anonymous ID, or None when only a user ID was sent."""
-        return self._anonymous_id
+        value = self._anonymous_id
+        if value is _UNSET:
+            value, user_id = _identifiers(self._message)
+            self._anonymous_id, self._user_id = value, user_id
+        return value
 
     @property
     def user_id(self) -> str | None:
         """The user ID, or None for an anonymous user."""
-        return self._user_id
+        value = self._user_id
+        if value is _UNSET:
+            anonymous_id, value = _identifiers(self._message)
+            self._anonymous_id, self._user_id = anonymous_id, value
+        return value
 
     # Times, all timezone-aware UTC.
 
     @property
     def timestamp(self) -> datetime | None:
         """When the event happened, corrected for client clock skew."""
-        return self._timestamp
+        value = self._timestamp
+        if value is _UNSET:
+            value = self._timestamp = _parse_time(self._message, "timestamp")
+        return value
 
     @property
     def original_timestamp(self) -> datetime | None:
         """When the event happened by the client's clock."""
-        return self._original_timestamp
+        value = self._original_timestamp
+        if value is _UNSET:
+            value = self._original_timestamp = _parse_time(self._message, "originalTimestamp")
+        return value
 
     @property
     def sent_at(self) -> datetime | None:
         """When the client sent the message."""
-        return self._sent_at
+        value = self._sent_at
+        if value is _UNSET:
+            value = self._sent_at = _parse_time(self._message, "sentAt")
+        return value
 
     @property
     def received_at(self) -> datetime | None:
         """When the collector received the message."""
-        return self._received_at
+        value = self._received_at
+        if value is _UNSET:
+            value = self._received_at = _parse_time(self._message, "receivedAt")
+        return value
 
-    # Optional strings.
+    # Optional strings: read straight from the message (checked again on each
+    # read, which costs one type test; from_message has checked them anyway).
 
     @property
     def event(self) -> str | None:
         """The event name of a track call."""
-        return self._message.get("event")
+        return _string(self._message, "event")
 
     @property
     def name(self) -> str | None:
         """The page or screen name."""
-        return self._message.get("name")
+        return _string(self._message, "name")
 
     @property
     def category(self) -> str | None:
         """The page category."""
-        return self._message.get("category")
+        return _string(self._message, "category")
 
     @property
     def channel(self) -> str | None:
         """The channel the message came from (``server``, ``browser``, ``mobile``)."""
-        return self._message.get("channel")
+        return _string(self._message, "channel")
 
     @property
     def group_id(self) -> str | None:
         """The group ID of a group call."""
-        return self._message.get("groupId")
+        return _string(self._message, "groupId")
 
     @property
     def previous_id(self) -> str | None:
         """The previous ID of an alias call."""
-        return self._message.get("previousId")
+        return _string(self._message, "previousId")
 
-    # Read-only objects.
-
-    def _object(self, key: str) -> Mapping[str, Any] | None:
-        frozen = self._frozen
-        if frozen is None:
-            frozen = self._frozen = {}
-        elif key in frozen:
-            return frozen[key]  # type: ignore[no-any-return]
-        value = self._message.get(key)
-        result = None if value is None else _freeze(value)
-        frozen[key] = result
-        return result
+    # Read-only objects, frozen on first read and cached.
 
     @property
     def properties(self) -> Mapping[str, Any] | None:
         """The properties of a track, page or screen call (read-only)."""
-        return self._object("properties")
+        value = self._properties
+        if value is _UNSET:
+            value = self._properties = _object(self._message, "properties")
+        return value
 
     @property
     def traits(self) -> Mapping[str, Any] | None:
         """The traits of an identify or group call (read-only)."""
-        return self._object("traits")
+        value = self._traits
+        if value is _UNSET:
+            value = self._traits = _object(self._message, "traits")
+        return value
 
     @property
     def context(self) -> Mapping[str, Any] | None:
         """The context: library, ip, userAgent, page, device, locale, traits… (read-only)."""
-        return self._object("context")
+        value = self._context
+        if value is _UNSET:
+            value = self._context = _object(self._message, "context")
+        return value
 
     @property
     def integrations(self) -> Mapping[str, Any] | None:
         """The per-destination switches, e.g. ``{"All": false, "Mixpanel": true}`` (read-only)."""
-        return self._object("integrations")
+        value = self._integrations
+        if value is _UNSET:
+            value = self._integrations = _object(self._message, "integrations")
+        return value
 
     def raw(self) -> dict[str, Any]:
         """Return a mutable deep copy of the whole message, as received."""
         return _thaw(self._message)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
-        # Identifiers only: no traits or properties, which may hold personal data.
-        return f"ReceivedEvent(type={self._type!r}, message_id={self._message_id!r})"
+        # Identifiers only: no traits or properties, which may hold personal
+        # data. Read from the message, so a repr never raises a check's error.
+        message = self._message
+        return (
+            f"ReceivedEvent(type={message.get('type')!r}, message_id={message.get('messageId')!r})"
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ReceivedEvent):
@@ -352,3 +468,13 @@ class ReceivedEvent:
         return self._message == other._message
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # Pickle and copy rebuild the view from its message: the cached frozen
+        # values would otherwise come back as plain, mutable dicts (see
+        # _FrozenDict.__reduce__). The message was accepted once, so the
+        # unchecked constructor gives an equal view.
+        return (type(self).from_normalized, (self._message,))
+
+
+_new = object.__new__

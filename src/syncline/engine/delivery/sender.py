@@ -42,6 +42,7 @@ import contextlib
 import contextvars
 import heapq
 import logging
+import operator
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -85,6 +86,10 @@ MAX_REQUEST_TEXT = 64 * 1024
 _SENT: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
     "syncline_delivery_sent", default=None
 )
+
+
+# The sort key of a batch's items (row id order), resolved in C.
+_ROW_ID: Callable[[_Item], int] = operator.attrgetter("row.id")
 
 
 def _utc_now() -> datetime:
@@ -298,7 +303,7 @@ class Sender:
         window_size = min(self.settings.batch_size, max(32, 2 * self._fit))
         take = min(len(self._ready), window_size)
         window = [self._ready.popleft() for _ in range(take)]
-        window.sort(key=lambda item: item.row.id)
+        window.sort(key=_ROW_ID)
         if not self._ready:
             self._ready_since = None
         for item in window:
@@ -366,28 +371,38 @@ class Sender:
 
     def _hold(self, rows: list[Delivery]) -> None:
         now_wall, now = self.clock(), time.monotonic()
+        # Runs for every loaded row: attributes are read once into locals.
+        held = self._held
+        queues = self._queues
+        heap = self._heap
+        added = 0
         for row in rows:
-            if row.id in self._held:
+            row_id = row.id
+            if row_id in held:
                 continue
-            self._held.add(row.id)
-            self._loaded += 1
-            item = _Item(row, row.attempts, row.first_attempt_at, self._due(row, now_wall, now))
-            queue = self._queues.get(row.user_key)
+            held.add(row_id)
+            added += 1
+            retry_at = row.next_attempt_at
+            due = 0.0 if retry_at is None else self._due(row, now_wall, now)
+            item = _Item(row, row.attempts, row.first_attempt_at, due)
+            user = row.user_key
+            queue = queues.get(user)
             if queue is None:
-                self._queues[row.user_key] = deque([item])
-                heapq.heappush(self._heap, (item.due, row.id, row.user_key))
-            elif queue[-1].row.id < row.id:
+                queues[user] = deque((item,))
+                heapq.heappush(heap, (due, row_id, user))
+            elif queue[-1].row.id < row_id:
                 queue.append(item)
             else:
                 # A row that became visible late (see _sweep): keep id order,
                 # behind the head if the head is in flight.
                 items = sorted([*queue, item], key=lambda i: i.row.id)
                 head = queue[0]
-                if row.user_key in self._in_flight or head in self._ready:
+                if user in self._in_flight or head in self._ready:
                     items.remove(head)
                     items.insert(0, head)
                 queue.clear()
                 queue.extend(items)
+        self._loaded += added
 
     async def _sweep(self) -> None:
         """Load pending rows below the read position that are not held (see pending_ids)."""
@@ -407,45 +422,80 @@ class Sender:
         if found is not None:
             found.append(sent)
 
-    def _event(self, item: _Item) -> Event | str:
-        """The event for a row, or the fixed reason it cannot be sent."""
-        if self.connector is None:
-            return self.why
-        pipeline = self.pipelines(item.row.pipeline_id)
-        if pipeline is None:
-            return "the event pipeline is disabled or gone; enable it and replay the event"
-        if pipeline.broken is not None:
-            return pipeline.broken
-        try:
-            values = pipeline.values(item.row.values)
-        except ValidationError as error:
-            return pipeline.invalid_message(error)
-        message = item.row.message
+    def _events(
+        self, window: list[_Item]
+    ) -> tuple[list[Event], dict[int, _Item], list[tuple[_Item, str, str | None]]]:
+        """The events to offer for ``window``, their owners by ``id()``, and the unsendable.
+
+        The unsendable come as dead letters to record: ``(item, why, None)``.
+        An item's event (or the fixed reason it cannot be sent, stored on
+        ``item.event``) is built on its first offer and kept. Pipelines are
+        looked up once per batch, not per event.
+        """
+        events: list[Event] = []
+        owner: dict[int, _Item] = {}
+        unsendable: list[tuple[_Item, str, str | None]] = []
+        found: dict[int, tuple[EventPipeline | str, str]] = {}
+        for item in window:
+            event = item.event
+            if event is None:
+                event = item.event = self._event(item, found)
+            if isinstance(event, str):
+                unsendable.append((item, event, None))
+            else:
+                events.append(event)
+                owner[id(event)] = item
+        return events, owner, unsendable
+
+    def _event(self, item: _Item, found: dict[int, tuple[EventPipeline | str, str]]) -> Event | str:
+        """The event for a row, or the fixed reason it cannot be sent.
+
+        ``found`` caches each pipeline of the batch (or why it cannot send)
+        with its ID as text.
+        """
+        row = item.row
+        cached = found.get(row.pipeline_id)
+        if cached is None:
+            cached = found[row.pipeline_id] = self._pipeline(row.pipeline_id)
+        pipeline, pipeline_id = cached
+        if isinstance(pipeline, str):
+            return pipeline
+        stored = row.values
+        if stored is None:
+            info = pipeline.type_info(None)
+        else:
+            try:
+                info = pipeline.type_info(pipeline.values(stored))
+            except ValidationError as error:
+                return pipeline.invalid_message(error)
+        message = row.message
         # The router's decoded message is shared by the pipelines that routed
-        # it; ReceivedEvent only reads it, and connectors get read-only views.
-        received = ReceivedEvent.from_message(
-            message if message is not None else orjson.loads(item.row.payload)
+        # it; a ReceivedEvent never modifies it. The collector normalized it
+        # before logging it (the event log's contract), so it is not checked
+        # again here: each field is checked when the connector reads it.
+        received = ReceivedEvent.from_normalized(
+            message if message is not None else orjson.loads(row.payload)
         )
-        return Event(str(pipeline.id), received, pipeline.type_info(values))
+        return Event(pipeline_id, received, info)
+
+    def _pipeline(self, pipeline_id: int) -> tuple[EventPipeline | str, str]:
+        """The pipeline ``pipeline_id`` with its ID as text, or why its events cannot be sent."""
+        if self.connector is None:
+            return self.why, ""
+        pipeline = self.pipelines(pipeline_id)
+        if pipeline is None:
+            return "the event pipeline is disabled or gone; enable it and replay the event", ""
+        if pipeline.broken is not None:
+            return pipeline.broken, ""
+        return pipeline, str(pipeline.id)
 
     async def _send(self, window: list[_Item]) -> None:
         now_wall = self.clock()
         counts: Counter[tuple[int, str]] = Counter()
         delivered: list[_Item] = []
-        dead: list[tuple[_Item, str, str | None]] = []
         retry: list[tuple[_Item, BaseException]] = []
         back: list[_Item] = []
-        events: list[Event] = []
-        owner: dict[int, _Item] = {}
-        for item in window:
-            event = item.event
-            if event is None:
-                event = item.event = self._event(item)
-            if isinstance(event, str):
-                dead.append((item, event, None))
-            else:
-                events.append(event)
-                owner[id(event)] = item
+        events, owner, dead = self._events(window)
         request_text: str | None = None
         if events:
             batch = Events(events)
@@ -531,8 +581,9 @@ class Sender:
                 )
             )
             counts[(item.row.pipeline_id, "dead")] += 1
-        for item in delivered:
-            counts[(item.row.pipeline_id, "delivered")] += 1
+        # Counted per pipeline in one C-level pass, not one tuple per event.
+        for pipeline_id, n in Counter([item.row.pipeline_id for item in delivered]).items():
+            counts[(pipeline_id, "delivered")] += n
         try:
             await self._settle(Settlement([item.row.id for item in delivered], updates, counts))
         except Exception:
@@ -546,10 +597,8 @@ class Sender:
                     self._release(item, requeue_at=now + 1.0)
             return
         now = time.monotonic()
-        for item in delivered:
-            self._finish(item)
-        for item, _, _ in dead:
-            self._finish(item)
+        self._finish_all(delivered)
+        self._finish_all([item for item, _, _ in dead])
         for item, delay in retried:
             self._release(item, requeue_at=now + delay)
         self.delivered += len(delivered)
@@ -607,18 +656,24 @@ class Sender:
             return None
         return delay
 
-    def _finish(self, item: _Item) -> None:
-        """The head is done: drop it and offer the user's next event."""
-        user = item.row.user_key
-        self._in_flight.discard(user)
-        self._loaded -= 1
-        queue = self._queues[user]
-        queue.popleft()
-        self._held.discard(item.row.id)
-        if queue:
-            self._schedule(user, queue[0].due)
-        else:
-            del self._queues[user]
+    def _finish_all(self, items: list[_Item]) -> None:
+        """These heads are done: drop them and offer each user's next event."""
+        in_flight = self._in_flight
+        queues = self._queues
+        held = self._held
+        heap = self._heap
+        for item in items:
+            user = item.row.user_key
+            in_flight.discard(user)
+            queue = queues[user]
+            queue.popleft()
+            held.discard(item.row.id)
+            if queue:
+                head = queue[0]
+                heapq.heappush(heap, (head.due, head.row.id, user))
+            else:
+                del queues[user]
+        self._loaded -= len(items)
 
     def _release(self, item: _Item, *, requeue_at: float) -> None:
         user = item.row.user_key
