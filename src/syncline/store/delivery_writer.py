@@ -15,16 +15,13 @@ import asyncio
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from typing import Any
 
-import sqlalchemy as sa
-
 from syncline.store import delivery_sqlite
-from syncline.store.database import BUSY_TIMEOUT_MS
 from syncline.store.event_log import EventLog, LoggedEvent
+from syncline.store.raw_sqlite import WalCheckpointer, connect, release, store_error
 
 __all__ = ["SqliteLogReader", "SqliteWriter"]
 
@@ -40,7 +37,8 @@ class SqliteWriter:
     writes, in ``BEGIN IMMEDIATE`` transactions like every store write, and one
     for reads, so that a write waiting for another process's lock never holds
     up a read (WAL readers do not wait for writers). The WAL is checkpointed by
-    a third thread (PASSIVE, every :data:`_CHECKPOINT_ROWS` rows written)
+    a :class:`~syncline.store.raw_sqlite.WalCheckpointer` (PASSIVE, every
+    :data:`_CHECKPOINT_ROWS` rows written)
     instead of inside a commit that a sender waits for. Errors are raised as
     the SQLAlchemy exceptions the rest of the store raises.
     """
@@ -51,22 +49,15 @@ class SqliteWriter:
         self._reader = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="syncline-deliveries-read"
         )
-        self._checkpointer = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="syncline-deliveries-checkpoint"
+        self._checkpoints = WalCheckpointer(
+            path, _CHECKPOINT_ROWS, "syncline-deliveries-checkpoint"
         )
         # In boxes that the finalizer can close without keeping the writer alive.
         self._box: list[sqlite3.Connection] = []
         self._read_box: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
-        self._since_checkpoint = 0
-        self._checkpointing = False
-        weakref.finalize(
-            self,
-            _release,
-            (self._executor, self._reader, self._checkpointer),
-            (self._box, self._read_box),
-        )
+        weakref.finalize(self, release, (self._executor, self._reader), (self._box, self._read_box))
 
     async def run(self, work: Callable[..., Any], *args: Any) -> Any:
         """Run ``work(conn, *args)`` in one write transaction; it returns (result, rows written)."""
@@ -95,26 +86,12 @@ class SqliteWriter:
             try:
                 return work(self._conn(self._read_box), *args)
             except sqlite3.Error as error:
-                raise sa.exc.OperationalError("event delivery read", None, error) from None
+                raise store_error(error, "event delivery read") from None
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self._path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        for pragma in (
-            "PRAGMA synchronous=FULL",
-            "PRAGMA foreign_keys=ON",
-            f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
-            # Dedupe keys go to random places of their index: a larger cache
-            # writes each page fewer times (the read connection uses it too).
-            "PRAGMA cache_size=-65536",
-            "PRAGMA wal_autocheckpoint=0",
-        ):
-            conn.execute(pragma)
-        return conn
+        # Dedupe keys go to random places of their index: a larger cache writes
+        # each page fewer times (the read connection uses it too).
+        return connect(self._path, pragmas=("PRAGMA cache_size=-65536",))
 
     def _transaction(self, work: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         with self._lock:
@@ -126,36 +103,12 @@ class SqliteWriter:
             except BaseException as error:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                if isinstance(error, sqlite3.IntegrityError):
-                    raise sa.exc.IntegrityError("event delivery write", None, error) from None
-                if isinstance(error, sqlite3.Error):
-                    raise sa.exc.OperationalError("event delivery write", None, error) from None
-                raise
-            self._since_checkpoint += written
-            if self._since_checkpoint >= _CHECKPOINT_ROWS and not self._checkpointing:
-                self._since_checkpoint = 0
-                self._checkpointing = True
-                self._checkpointer.submit(self._checkpoint)
+                failure = store_error(error, "event delivery write")
+                if failure is error:
+                    raise
+                raise failure from None
+            self._checkpoints.written(written)
         return result
-
-    def _checkpoint(self) -> None:
-        try:
-            with closing(sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:
-            pass  # the next one retries; the WAL only grows meanwhile
-        finally:
-            self._checkpointing = False
-
-
-def _release(
-    executors: Sequence[ThreadPoolExecutor], boxes: Sequence[list[sqlite3.Connection]]
-) -> None:
-    for executor in executors:
-        executor.shutdown(wait=False)
-    for box in boxes:
-        while box:
-            box.pop().close()
 
 
 class SqliteLogReader:

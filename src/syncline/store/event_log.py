@@ -31,7 +31,6 @@ import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
@@ -40,7 +39,8 @@ from typing import Any, NamedTuple
 import orjson
 import sqlalchemy as sa
 
-from syncline.store.database import BUSY_TIMEOUT_MS, Database, chunks
+from syncline.store.database import Database, chunks
+from syncline.store.raw_sqlite import WalCheckpointer, connect, release, store_error
 from syncline.store.schema import event_log
 
 __all__ = ["EventLog", "LogRow", "LoggedEvent"]
@@ -167,37 +167,16 @@ class _SqliteAppender:
         self._path = path
         self._time = event_log.c.received_at.type.bind_processor(db.engine.dialect)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syncline-log")
-        self._checkpointer = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="syncline-log-checkpoint"
-        )
-        self._since_checkpoint = 0
-        self._checkpointing = False
+        self._checkpoints = WalCheckpointer(path, _CHECKPOINT_ROWS, "syncline-log-checkpoint")
         self._statements: dict[int, str] = {}
         # In a box that the finalizer can close without keeping the appender alive.
         self._box: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        weakref.finalize(self, _release, self._executor, self._box)
-        weakref.finalize(self, self._checkpointer.shutdown, wait=False)
+        weakref.finalize(self, release, (self._executor,), (self._box,))
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self._path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=False,
-            # One prepared statement per chunk size (1 to _STATEMENT_ROWS) plus a few.
-            cached_statements=_STATEMENT_ROWS + 16,
-        )
-        for pragma in (
-            "PRAGMA synchronous=FULL",
-            "PRAGMA foreign_keys=ON",
-            f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
-            # Checkpoints run in a thread of their own (see _checkpoint), not
-            # inside the commit that an acknowledgement waits for.
-            "PRAGMA wal_autocheckpoint=0",
-        ):
-            conn.execute(pragma)
-        return conn
+        # One prepared statement per chunk size (1 to _STATEMENT_ROWS) plus a few.
+        return connect(self._path, cached_statements=_STATEMENT_ROWS + 16)
 
     def _statement(self, rows: int) -> str:
         statement = self._statements.get(rows)
@@ -238,34 +217,13 @@ class _SqliteAppender:
                 conn.execute("COMMIT")
             except BaseException as error:
                 conn.execute("ROLLBACK")
-                # The same exceptions as the rest of the store raises (SQLAlchemy's).
-                if isinstance(error, sqlite3.IntegrityError):
-                    raise sa.exc.IntegrityError(self._INSERT, None, error) from None
-                if isinstance(error, sqlite3.Error):
-                    raise sa.exc.OperationalError(self._INSERT, None, error) from None
-                raise
-            self._since_checkpoint += len(rows)
-            if self._since_checkpoint >= _CHECKPOINT_ROWS and not self._checkpointing:
-                self._since_checkpoint = 0
-                self._checkpointing = True
-                self._checkpointer.submit(self._checkpoint)
+                failure = store_error(error, self._INSERT)
+                if failure is error:
+                    raise
+                raise failure from None
+            self._checkpoints.written(len(rows))
         first = int(last) - len(rows) + 1
         return list(range(first, first + len(rows)))
-
-    def _checkpoint(self) -> None:
-        """Copy the WAL into the database file without blocking appends (PASSIVE).
-
-        On a connection of its own, in a thread of its own: the appender keeps
-        committing meanwhile, and the WAL is reused from its start once a
-        checkpoint has caught up.
-        """
-        try:
-            with closing(sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:
-            pass  # the next one retries; the WAL only grows meanwhile
-        finally:
-            self._checkpointing = False
 
     async def append(self, rows: Sequence[LogRow]) -> list[int]:
         loop = asyncio.get_running_loop()
@@ -275,12 +233,6 @@ class _SqliteAppender:
         with self._lock:
             while self._box:
                 self._box.pop().close()
-
-
-def _release(executor: ThreadPoolExecutor, box: list[sqlite3.Connection]) -> None:
-    executor.shutdown(wait=False)
-    while box:
-        box.pop().close()
 
 
 class EventLog:

@@ -1,0 +1,107 @@
+"""What the store's raw ``sqlite3`` paths share: connections, WAL checkpoints, errors.
+
+Two hot paths bypass SQLAlchemy on a SQLite file — the collector's event-log
+appender (:mod:`syncline.store.event_log`) and the delivery engine's writer
+(:mod:`syncline.store.delivery_writer`) — each with connections and threads of
+its own. Their connections must behave like every store connection (WAL,
+``synchronous=FULL``, foreign keys, the busy timeout), their WAL is copied into
+the database file by a background thread instead of inside a commit a client
+waits for, and their errors reach callers as the SQLAlchemy exceptions the
+rest of the store raises.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import weakref
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+
+import sqlalchemy as sa
+
+from syncline.store.database import BUSY_TIMEOUT_MS
+
+__all__ = ["WalCheckpointer", "connect", "release", "store_error"]
+
+
+def connect(
+    path: str, *, pragmas: Sequence[str] = (), cached_statements: int = 128
+) -> sqlite3.Connection:
+    """A connection to the store's SQLite file with the store's pragmas, plus ``pragmas``.
+
+    Autocommit mode (transactions are begun explicitly), usable from any one
+    thread at a time, and no automatic WAL checkpoint: pair it with a
+    :class:`WalCheckpointer`.
+    """
+    conn = sqlite3.connect(
+        path,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=False,
+        cached_statements=cached_statements,
+    )
+    for pragma in (
+        "PRAGMA synchronous=FULL",
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+        "PRAGMA wal_autocheckpoint=0",
+        *pragmas,
+    ):
+        conn.execute(pragma)
+    return conn
+
+
+class WalCheckpointer:
+    """Copies the WAL into the database file every ``every`` rows, off the writer's thread.
+
+    :meth:`written` is called by the writer after each commit, under its own
+    lock; once ``every`` rows were written and no checkpoint is running, a
+    PASSIVE checkpoint (it never blocks writers) runs on a connection and a
+    thread of its own. A failed checkpoint is left for the next one: the WAL
+    only grows meanwhile. The thread ends when the object is garbage-collected.
+    """
+
+    def __init__(self, path: str, every: int, name: str) -> None:
+        self._path = path
+        self._every = every
+        self._since = 0
+        self._running = False
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        weakref.finalize(self, self._thread.shutdown, wait=False)
+
+    def written(self, rows: int) -> None:
+        self._since += rows
+        if self._since >= self._every and not self._running:
+            self._since = 0
+            self._running = True
+            self._thread.submit(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        try:
+            with closing(sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass  # the next one retries; the WAL only grows meanwhile
+        finally:
+            self._running = False
+
+
+def store_error(error: BaseException, statement: str) -> BaseException:
+    """``error`` as the store raises it: sqlite3's errors become SQLAlchemy's."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return sa.exc.IntegrityError(statement, None, error)
+    if isinstance(error, sqlite3.Error):
+        return sa.exc.OperationalError(statement, None, error)
+    return error
+
+
+def release(
+    executors: Sequence[ThreadPoolExecutor], boxes: Sequence[list[sqlite3.Connection]]
+) -> None:
+    """Finalizer: stop ``executors`` and close the connections kept in ``boxes``."""
+    for executor in executors:
+        executor.shutdown(wait=False)
+    for box in boxes:
+        while box:
+            box.pop().close()
