@@ -47,11 +47,11 @@ from typing import Any, Final
 
 import orjson
 
-from syncline.collect.timestamps import InvalidTime, TimeCorrector, format_time
+from syncline.collect.timestamps import InvalidTime, TimeCorrector
 from syncline.sdk.received import EVENT_TYPES
 from syncline.store.event_log import LogRow
 
-__all__ = ["REASONS", "Normalized", "Rejection", "format_time", "normalize"]
+__all__ = ["REASONS", "Normalized", "Rejection", "normalize"]
 
 REASONS: Final = (
     "not_an_object",
