@@ -31,17 +31,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_STEPS_SHOWN = (
-    "received",
-    "filtered",
-    "duplicate",
-    "mapped",
-    "invalid",
-    "delivered",
-    "retried",
-    "dead",
-)
-
 
 async def _open() -> Store:
     from syncline.store import StoreError, open_store
@@ -236,7 +225,7 @@ async def _replay(
 
 
 async def _stats_rows(store: Store) -> list[dict[str, Any]]:
-    from syncline.store.deliveries import Deliveries
+    from syncline.store.deliveries import STEPS, Deliveries
 
     deliveries = Deliveries(store.database, lambda: datetime.now(UTC))
     counters = await deliveries.counters()
@@ -251,7 +240,7 @@ async def _stats_rows(store: Store) -> list[dict[str, Any]]:
                 "pipeline": pipeline.name,
                 "destination": connections.get(pipeline.destination_connection_id or 0, "?"),
                 "enabled": pipeline.enabled,
-                "counts": {step: counts.get(step, 0) for step in (*_STEPS_SHOWN, "replayed")},
+                "counts": {step: counts.get(step, 0) for step in STEPS},
                 "pending": waiting.get("pending", 0),
                 "dead_letters": waiting.get("dead", 0),
             }
@@ -284,10 +273,12 @@ async def _stats(as_json: bool) -> None:
     table = Table(box=None, pad_edge=False)
     table.add_column("PIPELINE")
     table.add_column("DESTINATION")
-    for step in (*_STEPS_SHOWN, "pending", "dead_letters"):
+    # Every counter but "replayed" (a replay shows again as pending, then delivered).
+    shown = [step for step in rows[0]["counts"] if step != "replayed"]
+    for step in (*shown, "pending", "dead_letters"):
         table.add_column(step.upper().replace("_", " "), justify="right")
     for row in rows:
-        counts = [str(row["counts"][s]) for s in _STEPS_SHOWN]
+        counts = [str(row["counts"][s]) for s in shown]
         table.add_row(
             row["pipeline"],
             row["destination"],
