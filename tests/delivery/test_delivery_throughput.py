@@ -39,7 +39,7 @@ async def test_calls_waiting_for_their_commit_do_not_hold_the_in_flight_slots(
         )
         async with world.service(settings) as service:
             started = time.monotonic()
-            while (service.router.after_id or 0) < ids[-1]:
+            while (service.router.committed_id or 0) < ids[-1]:
                 assert time.monotonic() - started < 30, "the events were not routed"
                 await asyncio.sleep(0.005)
             # Another writer holds the database: no outcome can be committed.

@@ -78,6 +78,12 @@ def route(
             added[(row.pipeline_id, "mapped")] += 1
     first = 0
     if pending:
+        # The events of one collector commit share their receipt time (the
+        # same object, from read_log): format each distinct one once.
+        received: dict[datetime | None, str | None] = {}
+        for r in pending:
+            if r.received_at not in received:
+                received[r.received_at] = _sqlite_time(r.received_at)
         for part in _chunks_of(conn, pending, 9):
             conn.execute(
                 "INSERT INTO event_deliveries (pipeline_id, connection_id, event_id,"
@@ -93,9 +99,9 @@ def route(
                         r.event_id,
                         r.message_id,
                         r.user_key,
-                        _sqlite_json(r.values),
+                        "null" if r.values is None else _sqlite_json(r.values),
                         r.payload,
-                        _sqlite_time(r.received_at),
+                        received[r.received_at],
                         stamp,
                     )
                 ],

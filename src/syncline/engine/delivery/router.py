@@ -15,6 +15,8 @@ delivery rows keep the message, so dead letters outlive the log.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -60,20 +62,67 @@ class Router:
         self.settings = settings
         self.on_routed = on_routed
         self.after_id: int | None = None
+        self.committed_id: int | None = None
+        self._committing: asyncio.Task[None] | None = None
         self._pruned_at = 0.0
         self._prune_through = 0
 
     async def route_once(self) -> int:
-        """Route the next batch of the log; return how many log rows it consumed.
+        """Route the next batch of the log; return how many log rows it read.
 
-        Zero when the log has nothing past the watermark.
+        Zero when the log has nothing past the watermark. The batch commits in
+        the background while the caller reads and routes the next one: each
+        call first waits for the previous batch's commit (so batches commit
+        one at a time, in log order) and re-raises its error, after which
+        routing starts again from the watermark in the store. Call
+        :meth:`flush` to wait for the last commit; :attr:`committed_id` is
+        the watermark known to be committed, :attr:`after_id` the log row
+        read up to.
         """
         if self.after_id is None:
-            self.after_id = await self.deliveries.watermark()
+            await self.flush()
+            self.after_id = self.committed_id = await self.deliveries.watermark()
         logged = await self.event_log.read_after(self.after_id, self.settings.route_batch)
         if not logged:
+            await self.flush()
             await self._prune(force=True)
             return 0
+        rows, counts = self._route(logged)
+        through = logged[-1].id
+        await self.flush()
+        self._committing = asyncio.create_task(
+            self._commit(through, rows, counts), name="delivery routing commit"
+        )
+        self.after_id = through
+        return len(logged)
+
+    async def flush(self) -> None:
+        """Wait for the batch being committed; re-raise its error.
+
+        After an error the next :meth:`route_once` reads the watermark from
+        the store again: the rows read past it are routed again, none is lost.
+        """
+        task, self._committing = self._committing, None
+        if task is None:
+            return
+        try:
+            await task
+        except BaseException:
+            self.after_id = None
+            raise
+
+    async def aclose(self) -> None:
+        """Stop waiting for the batch being committed (its transaction still ends in its thread)."""
+        task, self._committing = self._committing, None
+        if task is not None and not task.done():
+            task.cancel()
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await task
+        self.after_id = None
+
+    def _route(self, logged: Sequence[Any]) -> tuple[list[NewDelivery], Counter[tuple[int, str]]]:
+        """The delivery rows and counts of ``logged``, routed through the enabled pipelines."""
         by_source: dict[int, list[EventPipeline]] = {}
         for pipeline in self.pipelines():
             if pipeline.source_ids is None:
@@ -119,11 +168,15 @@ class Router:
             counts[(pipeline_id, "received")] = n
         for pipeline_id, n in filtered.items():
             counts[(pipeline_id, "filtered")] = n
-        through = logged[-1].id
+        return rows, counts
+
+    async def _commit(
+        self, through: int, rows: list[NewDelivery], counts: Counter[tuple[int, str]]
+    ) -> None:
         _, created = await self.deliveries.route(
             through, rows, counts, window=self.settings.dedupe_window
         )
-        self.after_id = through
+        self.committed_id = through
         self._prune_through = through
         if created:
             by_connection: dict[int, list[Delivery]] = {}
@@ -131,7 +184,6 @@ class Router:
                 by_connection.setdefault(row.connection_id, []).append(row)
             self.on_routed(by_connection)
         await self._prune(force=False)
-        return len(logged)
 
     async def _prune(self, *, force: bool) -> None:
         if not self.settings.prune_log or not self._prune_through:

@@ -197,19 +197,22 @@ class DeliveryService:
                 sender.offer(rows)
 
     async def _route_loop(self) -> None:
-        while not self._stop.is_set():
-            # Cleared before reading the log, so a notify() that comes while this
-            # round reads is not lost: the next round starts at once.
-            self._wake.clear()
-            try:
-                routed = await self.router.route_once()
-            except Exception:
-                log.exception("routing failed; retrying in %.1f s", self.settings.poll)
-                routed = 0
-            if routed >= self.settings.route_batch:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll)
+        try:
+            while not self._stop.is_set():
+                # Cleared before reading the log, so a notify() that comes while
+                # this round reads is not lost: the next round starts at once.
+                self._wake.clear()
+                try:
+                    routed = await self.router.route_once()
+                except Exception:
+                    log.exception("routing failed; retrying in %.1f s", self.settings.poll)
+                    routed = 0
+                if routed >= self.settings.route_batch:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll)
+        finally:
+            await self.router.aclose()
 
     async def _refresh_loop(self) -> None:
         forgotten = time.monotonic()
@@ -231,7 +234,7 @@ class DeliveryService:
         """
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            routed = self.router.after_id
+            routed = self.router.committed_id
             newest = await self._newest()
             backlog = await self.deliveries.backlog()
             pending = sum(v.get("pending", 0) for v in backlog.values())
