@@ -156,9 +156,11 @@ class Deliveries:
         in id order (each with its ``message`` when the new row had one).
         """
         if self._raw is not None:
+            # The statements are built here, before the write lock is taken.
+            statements = delivery_sqlite.route_statements(rows, self._clock(), window)
             async with self._write_turn:
                 counted, inserted, first = await self._raw.run(
-                    delivery_sqlite.route, through_id, rows, counts, self._clock(), window
+                    delivery_sqlite.route, through_id, rows, counts, statements
                 )
             return counted, [delivery_sqlite.created(first + i, r) for i, r in enumerate(inserted)]
         now = self._clock()

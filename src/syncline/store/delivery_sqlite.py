@@ -15,9 +15,12 @@ run on the writer's read connection, outside any transaction.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,13 +30,86 @@ from syncline.store.delivery_rows import ROUTER, Delivery, NewDelivery, Settleme
 from syncline.store.event_log import LoggedEvent
 
 __all__ = [
+    "RouteStatements",
     "created",
     "delete_log",
     "pending",
     "read_log",
     "route",
+    "route_statements",
     "settle",
 ]
+
+
+@dataclass(slots=True)
+class RouteStatements:
+    """The statements of a :func:`route` transaction, built before it begins.
+
+    Building thousands of parameter tuples holds the GIL for milliseconds; done
+    inside the transaction, that time (and every wait for the GIL between two
+    statements) is time the store's write lock is held, which the collector
+    waits for. ``dedupe`` is one (SQL, parameters) per chunk; ``insert`` the
+    same for the pending rows in the common case where none of ``rows`` is a
+    duplicate nor carries an error (else :func:`route` builds them itself).
+    """
+
+    stamp: str
+    dedupe: list[tuple[str, list[Any]]]
+    insert: list[tuple[str, list[Any]]]
+
+
+def route_statements(
+    rows: Sequence[NewDelivery], now: datetime, window: timedelta
+) -> RouteStatements:
+    """The statements :func:`route` runs for ``rows`` (see :class:`RouteStatements`)."""
+    stamp = _sqlite_time(now)
+    assert stamp is not None
+    cutoff = _sqlite_time(now - window)
+    dedupe = [
+        (
+            "INSERT INTO event_dedupe (pipeline_id, message_id, seen_at) VALUES "
+            + ", ".join(["(?, ?, ?)"] * len(part))
+            + " ON CONFLICT (pipeline_id, message_id) DO UPDATE SET seen_at = excluded.seen_at"
+            " WHERE event_dedupe.seen_at < ? RETURNING pipeline_id, message_id",
+            [v for r in part for v in (r.pipeline_id, r.message_id, stamp)] + [cutoff],
+        )
+        for part in _chunks(rows, 3)
+    ]
+    insert = [] if any(r.error for r in rows) else _pending_inserts(rows, stamp)
+    return RouteStatements(stamp, dedupe, insert)
+
+
+def _pending_inserts(pending: Sequence[NewDelivery], stamp: str) -> list[tuple[str, list[Any]]]:
+    # The events of one collector commit share their receipt time (the
+    # same object, from read_log): format each distinct one once.
+    received: dict[datetime | None, str | None] = {}
+    for r in pending:
+        if r.received_at not in received:
+            received[r.received_at] = _sqlite_time(r.received_at)
+    return [
+        (
+            "INSERT INTO event_deliveries (pipeline_id, connection_id, event_id,"
+            ' message_id, user_key, state, attempts, "values", payload, received_at,'
+            " created_at) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)"] * len(part)),
+            [
+                v
+                for r in part
+                for v in (
+                    r.pipeline_id,
+                    r.connection_id,
+                    r.event_id,
+                    r.message_id,
+                    r.user_key,
+                    "null" if r.values is None else _sqlite_json(r.values),
+                    r.payload,
+                    received[r.received_at],
+                    stamp,
+                )
+            ],
+        )
+        for part in _chunks(pending, 9)
+    ]
 
 
 def route(
@@ -41,25 +117,19 @@ def route(
     through_id: int,
     rows: Sequence[NewDelivery],
     counts: Counter[tuple[int, str]],
-    now: datetime,
-    window: timedelta,
+    statements: RouteStatements,
 ) -> tuple[tuple[Counter[tuple[int, str]], list[NewDelivery], int], int]:
-    """Returns the counts added, the pending rows inserted and the id of the first one."""
-    stamp = _sqlite_time(now)
+    """Returns the counts added, the pending rows inserted and the id of the first one.
+
+    ``statements`` are :func:`route_statements` of the same ``rows``.
+    """
+    stamp = statements.stamp
     # The dedupe keys first, one statement per chunk: a key is new, or was
     # last seen before the window (then it is refreshed), or is a
     # duplicate (the update's WHERE fails and nothing is returned).
     fresh: set[tuple[int, str]] = set()
-    for part in _chunks_of(conn, rows, 3):
-        returned = conn.execute(
-            "INSERT INTO event_dedupe (pipeline_id, message_id, seen_at) VALUES "
-            + ", ".join(["(?, ?, ?)"] * len(part))
-            + " ON CONFLICT (pipeline_id, message_id) DO UPDATE SET seen_at = excluded.seen_at"
-            " WHERE event_dedupe.seen_at < ? RETURNING pipeline_id, message_id",
-            [v for r in part for v in (r.pipeline_id, r.message_id, stamp)]
-            + [_sqlite_time(now - window)],
-        ).fetchall()
-        fresh.update(returned)
+    for sql, parameters in statements.dedupe:
+        fresh.update(conn.execute(sql, parameters).fetchall())
     added: Counter[tuple[int, str]] = Counter(counts)
     pending: list[NewDelivery] = []
     dead: list[NewDelivery] = []
@@ -78,39 +148,18 @@ def route(
             added[(row.pipeline_id, "mapped")] += 1
     first = 0
     if pending:
-        # The events of one collector commit share their receipt time (the
-        # same object, from read_log): format each distinct one once.
-        received: dict[datetime | None, str | None] = {}
-        for r in pending:
-            if r.received_at not in received:
-                received[r.received_at] = _sqlite_time(r.received_at)
-        for part in _chunks_of(conn, pending, 9):
-            conn.execute(
-                "INSERT INTO event_deliveries (pipeline_id, connection_id, event_id,"
-                ' message_id, user_key, state, attempts, "values", payload, received_at,'
-                " created_at) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)"] * len(part)),
-                [
-                    v
-                    for r in part
-                    for v in (
-                        r.pipeline_id,
-                        r.connection_id,
-                        r.event_id,
-                        r.message_id,
-                        r.user_key,
-                        "null" if r.values is None else _sqlite_json(r.values),
-                        r.payload,
-                        received[r.received_at],
-                        stamp,
-                    )
-                ],
-            )
+        inserts = (
+            statements.insert
+            if len(pending) == len(rows) and statements.insert
+            else _pending_inserts(pending, stamp)
+        )
+        for sql, parameters in inserts:
+            conn.execute(sql, parameters)
         # AUTOINCREMENT and the write lock held: the rows of this
         # transaction got consecutive ids ending at the last one inserted.
         (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
         first = int(last) - len(pending) + 1
-    for part in _chunks_of(conn, dead, 11):
+    for part in _chunks(dead, 11):
         conn.execute(
             "INSERT INTO event_deliveries (pipeline_id, connection_id, event_id, message_id,"
             ' user_key, state, attempts, "values", payload, error, received_at,'
@@ -167,7 +216,7 @@ def created(row_id: int, row: NewDelivery) -> Delivery:
 def settle(conn: sqlite3.Connection, settlement: Settlement, now: datetime) -> tuple[None, int]:
     """Deletes the delivered rows, applies the updates and adds the counts."""
     stamp = _sqlite_time(now)
-    for part in _chunks_of(conn, settlement.delivered, 1):
+    for part in _chunks(settlement.delivered, 1):
         marks = ", ".join("?" * len(part))
         conn.execute(f"DELETE FROM event_deliveries WHERE id IN ({marks})", part)
     if settlement.updates:
@@ -268,9 +317,7 @@ def _add_counts(conn: sqlite3.Connection, counts: Counter[tuple[int, str]]) -> N
         )
 
 
-def _chunks_of(
-    conn: sqlite3.Connection, rows: Sequence[Any], per_row: int
-) -> Iterator[Sequence[Any]]:
+def _chunks(rows: Sequence[Any], per_row: int) -> Iterator[Sequence[Any]]:
     """``rows`` in chunks that fit one statement of ``per_row`` parameters each (plus one).
 
     Why multi-row statements and not ``executemany``: the sqlite3 module
@@ -278,10 +325,16 @@ def _chunks_of(
     can wait for the event loop's thread (measured: 2,000 rows took 4x longer
     while the loop was busy); one statement per chunk is one step.
     """
-    limit = min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32_766) - 1
-    size = max(1, limit // per_row)
+    size = max(1, (_variable_limit() - 1) // per_row)
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
+
+
+@functools.cache
+def _variable_limit() -> int:
+    """Parameters one statement may bind: the SQLite library's own limit (32,766 or less)."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        return min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32_766)
 
 
 def _sqlite_time(value: datetime | None) -> str | None:

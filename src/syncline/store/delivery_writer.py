@@ -21,7 +21,13 @@ from typing import Any
 
 from syncline.store import delivery_sqlite
 from syncline.store.event_log import EventLog, LoggedEvent
-from syncline.store.raw_sqlite import WalCheckpointer, connect, release, store_error
+from syncline.store.raw_sqlite import (
+    WalCheckpointer,
+    begin_immediate,
+    connect,
+    release,
+    store_error,
+)
 
 __all__ = ["SqliteLogReader", "SqliteWriter"]
 
@@ -97,7 +103,7 @@ class SqliteWriter:
         with self._lock:
             conn = self._conn(self._box)
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                begin_immediate(conn)
                 result, written = work(conn, *args)
                 conn.execute("COMMIT")
             except BaseException as error:

@@ -40,7 +40,13 @@ import orjson
 import sqlalchemy as sa
 
 from syncline.store.database import Database, chunks
-from syncline.store.raw_sqlite import WalCheckpointer, connect, release, store_error
+from syncline.store.raw_sqlite import (
+    WalCheckpointer,
+    begin_immediate,
+    connect,
+    release,
+    store_error,
+)
 from syncline.store.schema import event_log
 
 __all__ = ["EventLog", "LogRow", "LoggedEvent"]
@@ -203,7 +209,7 @@ class _SqliteAppender:
             conn = self._box[0]
             flat = self._parameters(rows)
             step = _STATEMENT_ROWS * _COLUMNS
-            conn.execute("BEGIN IMMEDIATE")
+            begin_immediate(conn)
             try:
                 # Multi-row statements: the sqlite3 module releases and retakes
                 # the GIL around every statement step, and each retake can wait

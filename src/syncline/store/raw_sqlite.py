@@ -13,6 +13,7 @@ rest of the store raises.
 from __future__ import annotations
 
 import sqlite3
+import time
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,14 @@ import sqlalchemy as sa
 
 from syncline.store.database import BUSY_TIMEOUT_MS
 
-__all__ = ["WAL_LIMIT_FRAMES", "WalCheckpointer", "connect", "release", "store_error"]
+__all__ = [
+    "WAL_LIMIT_FRAMES",
+    "WalCheckpointer",
+    "begin_immediate",
+    "connect",
+    "release",
+    "store_error",
+]
 
 WAL_LIMIT_FRAMES = 8192
 """Frames (pages) past which a checkpoint restarts the WAL: 32 MiB at SQLite's 4 KiB pages."""
@@ -53,6 +61,41 @@ def connect(
     ):
         conn.execute(pragma)
     return conn
+
+
+def begin_immediate(conn: sqlite3.Connection, timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
+    """``BEGIN IMMEDIATE`` on ``conn``, waiting for another writer in short steps.
+
+    The collector and delivery write the same file, often from two processes,
+    and take the write lock many times a second each. SQLite's own busy
+    handler sleeps 1, 2, 5, 10, 15, 20, 25 ms… between tries, so a writer
+    that found the lock taken for 2 ms waited 3 ms or more (measured under
+    load: a quarter of the delivery writer's time went to these waits). Here
+    the tries come every 0.2 ms at first, never more than 2 ms apart, for up
+    to ``timeout`` seconds (the store's busy timeout); then the last
+    ``SQLITE_BUSY`` error is raised. The connection's busy timeout is the
+    store's again when this returns.
+    """
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        delay = 0.0002
+        deadline = None
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    raise
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + timeout
+                elif now >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(2 * delay, 0.002)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 class WalCheckpointer:

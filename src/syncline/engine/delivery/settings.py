@@ -33,7 +33,10 @@ class DeliverySettings:
 
     Routing and polling:
 
-    * ``route_batch`` — event log rows routed per transaction,
+    * ``route_batch`` — event log rows routed per transaction at most (a
+      routing round takes what the log holds up to this; larger rounds when
+      behind cost less per event: each dedupe key lands on a random page of
+      its index, and a transaction writes each page it touched once),
     * ``load_batch`` / ``max_loaded`` — pending rows a sender reads per query
       and keeps in memory at most,
     * ``poll`` — seconds between looks at the log and the queue when nothing
@@ -54,7 +57,7 @@ class DeliverySettings:
     retry_window: float = 3 * 3600.0
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
-    route_batch: int = 2000
+    route_batch: int = 10_000
     load_batch: int = 5000
     max_loaded: int = 50_000
     poll: float = 0.1
