@@ -183,14 +183,20 @@ class ConsumableItems(ABC, Generic[T]):
 
     Subclasses name their items and their call, say which grouping their
     ``same``-like shape applies and how an item's modifiable part is snapshotted.
-    State per call is one ``bytearray`` of item states, the list of consumed
-    positions and the discards; per yielded item the only allocation is the
-    snapshot used to detect modification on ``postpone()``.
+    State per call is one ``bytearray`` of item states and the discards; per
+    yielded item the only allocation is the snapshot used to detect
+    modification on ``postpone()``.
+
+    Items are yielded in position order, so the consumed items, in yield
+    order, are the consumed positions in ascending order: no list of them is
+    kept. Under ``all()`` every position before the cursor was yielded, so the
+    loop does not mark each one: a position before the cursor still marked
+    pending counts as consumed (see :meth:`_settled`), and a call that neither
+    postponed nor discarded anything is closed with two slices.
     """
 
     __slots__ = (
         "_closed",
-        "_consumed",
         "_current",
         "_cursor",
         "_discarded",
@@ -207,6 +213,9 @@ class ConsumableItems(ABC, Generic[T]):
     _call: ClassVar[str] = "the call"
     _group_shape: ClassVar[str] = "same()"
     _modifiable: ClassVar[str] = "values"
+    _snapshot_attribute: ClassVar[str | None] = None
+    """When set, the snapshot is a shallow copy of this attribute (a dict) of
+    the item, taken by C calls instead of :meth:`_snapshot_of`."""
     _indexed_error: ClassVar[type[RecordsError] | type[EventsError]]
 
     def __init__(self, items: Sequence[T]) -> None:
@@ -223,7 +232,6 @@ class ConsumableItems(ABC, Generic[T]):
             raise ValueError(f"{self._kind} needs at least one {self._noun}")
         self._items: Sequence[T] = items
         self._state = bytearray(len(items))
-        self._consumed: list[int] = []
         self._discarded: list[tuple[int, Exception]] = []
         self._cursor = 0
         self._current = -1
@@ -295,7 +303,6 @@ class ConsumableItems(ABC, Generic[T]):
         """
         self._begin("first()")
         self._state[0] = _CONSUMED
-        self._consumed.append(0)
         self._cursor = 1
         return self._items[0]
 
@@ -342,7 +349,6 @@ class ConsumableItems(ABC, Generic[T]):
                 f"before modifying, or keep the {self._noun} in this call"
             )
         self._state[i] = _POSTPONED
-        self._consumed.pop()
 
     def discard(self, error: Exception) -> None:
         """Drop the current item for good, reporting ``error`` for it.
@@ -362,7 +368,6 @@ class ConsumableItems(ABC, Generic[T]):
             )
         i = self._current_position("discard()")
         self._state[i] = _DISCARDED
-        self._consumed.pop()
         self._discarded.append((i, error))
 
     # Internals of the connector API.
@@ -377,7 +382,9 @@ class ConsumableItems(ABC, Generic[T]):
                 f"{self._noun} it applies to was yielded"
             )
         state = self._state[i]
-        if state != _CONSUMED:
+        # A current item is consumed unless it was postponed or discarded
+        # (under all() its state stays pending until close: see _settled).
+        if state in (_POSTPONED, _DISCARDED):
             done = "postponed" if state == _POSTPONED else "discarded"
             raise IteratorMisuse(
                 f"{self._kind}.{method} was called on a {self._noun} already {done}: "
@@ -386,9 +393,43 @@ class ConsumableItems(ABC, Generic[T]):
         return i
 
     def _iterate(self, group: Callable[[T], bool] | None) -> Iterator[T]:
+        if group is None:
+            return self._iterate_all()
+        return self._iterate_group(group)
+
+    def _iterate_all(self) -> Iterator[T]:
+        # The loop of all(), the engine's hot path: per item, the closed check,
+        # the cursor, the current position and the snapshot — no state mark
+        # (a pending position before the cursor is a consumed one).
+        items = self._items
+        n = len(items)
+        name = self._snapshot_attribute
+        snapshot_of = self._snapshot_of
+        get = attrgetter(name) if name is not None else None
+        copy = dict.copy
+        i = self._cursor
+        while True:
+            if self._closed:
+                self._current = -1
+                raise IteratorMisuse(
+                    f"a loop over {self._kind}.{self._shape} was resumed after the "
+                    f"{self._call} call ended: finish reading inside the call"
+                )
+            if i >= n:
+                # Advancing ends the previous item's turn: it can no longer be
+                # postponed or discarded.
+                self._current = -1
+                return
+            item = items[i]
+            self._current = i
+            i += 1
+            self._cursor = i
+            self._snapshot = copy(get(item)) if get is not None else snapshot_of(item)
+            yield item
+
+    def _iterate_group(self, group: Callable[[T], bool]) -> Iterator[T]:
         items = self._items
         state = self._state
-        consumed = self._consumed
         snapshot_of = self._snapshot_of
         n = len(items)
         while True:
@@ -400,21 +441,34 @@ class ConsumableItems(ABC, Generic[T]):
                     f"a loop over {self._kind}.{self._shape} was resumed after the "
                     f"{self._call} call ended: finish reading inside the call"
                 )
-            # Every position at or after the cursor is pending; with a group,
-            # the non-matching ones before it stay pending for a later call.
+            # Every position at or after the cursor is pending; the
+            # non-matching ones before it stay pending for a later call.
             i = self._cursor
-            if group is not None:
-                while i < n and not group(items[i]):
-                    i += 1
+            while i < n and not group(items[i]):
+                i += 1
             if i >= n:
                 return
             item = items[i]
             state[i] = _CONSUMED
-            consumed.append(i)
             self._cursor = i + 1
             self._current = i
             self._snapshot = snapshot_of(item)
             yield item
+
+    def _settled(self) -> bytearray:
+        """The item states with every position ``all()`` yielded marked consumed.
+
+        Under ``all()`` the loop leaves yielded positions pending (only
+        postponed and discarded ones are marked), so before the cursor a
+        pending position is a consumed one.
+        """
+        state = self._state
+        if self._shape != "all()":
+            return state
+        hi = self._cursor
+        settled = bytearray(state)
+        settled[:hi] = state[:hi].replace(bytes([_PENDING]), bytes([_CONSUMED]))
+        return settled
 
     # Engine API.
 
@@ -435,12 +489,18 @@ class ConsumableItems(ABC, Generic[T]):
         self._closed = True
         self._current = -1
         items = self._items
-        consumed = [items[i] for i in self._consumed]
+        hi = self._cursor
         discarded = [(items[i], e) for i, e in self._discarded]
         state = self._state
-        hi = self._cursor
-        remaining = [items[i] for i in range(hi) if state[i] in (_PENDING, _POSTPONED)]
-        remaining.extend(items[hi:])
+        if self._shape == "all()" and _POSTPONED not in state and _DISCARDED not in state:
+            # The common case: the first ``hi`` items were read, the rest not.
+            consumed = list(items[:hi])
+            remaining = list(items[hi:])
+        else:
+            state = self._settled()
+            consumed = [items[i] for i in range(hi) if state[i] == _CONSUMED]
+            remaining = [items[i] for i in range(hi) if state[i] in (_PENDING, _POSTPONED)]
+            remaining.extend(items[hi:])
         succeeded: list[T] = consumed
         failed: list[tuple[T, BaseException]] = []
         violation: str | None = None
@@ -483,8 +543,8 @@ class ConsumableItems(ABC, Generic[T]):
         engine needs only :meth:`close`.
         """
         items = self._items
-        state = self._state
-        consumed = [items[i] for i in self._consumed]
+        state = self._settled()
+        consumed = [items[i] for i in range(len(items)) if state[i] == _CONSUMED]
         postponed = [items[i] for i in range(len(items)) if state[i] == _POSTPONED]
         unread = [items[i] for i in range(len(items)) if state[i] == _PENDING]
         return consumed, postponed, unread
@@ -522,6 +582,7 @@ class Records(ConsumableItems[Record]):
     _group_shape = "same()"
     _indexed_error = RecordsError
     _modifiable = "attributes"
+    _snapshot_attribute = "attributes"
 
     def same(self) -> Iterator[Record]:
         """Yield the pending records with the same operation as the first, in order.
