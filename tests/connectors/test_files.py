@@ -390,6 +390,31 @@ async def test_values_that_cannot_be_encoded_fail_alone(tmp_path: Path) -> None:
     assert [r.id for r, _ in outcome.failed] == ["2"] and "'n'" in str(outcome.failed[0][1])
 
 
+def test_jsonl_encodes_a_batch_the_same_line_by_line_or_all_at_once() -> None:
+    # A batch where every record has attributes and none carries the key is
+    # encoded column by column; any other batch record by record. Both must
+    # give the same line for the same record.
+    connector = jsonl(Path("."))
+    _, encode = connector.encoder(FileOptions(path="out.jsonl"), SCHEMA)
+    ids: list[str | None] = ["1", "2", None]
+    rows = [ROW, {"n": 7}, {"name": "no id"}]
+    together, failed = encode(ids, rows)
+    assert failed == {}
+    # An empty record sends the whole batch through the per-record path.
+    apart, failed = encode([*ids, "4"], [*rows, {}])
+    assert failed == {}
+    assert apart == together + b'{"id":"4"}\n'
+    lines = together.splitlines()
+    assert orjson.loads(lines[0]) == {
+        "id": "1",
+        **orjson.loads(orjson.dumps(ROW, default=str, option=orjson.OPT_UTC_Z)),
+    }
+    assert [orjson.loads(line)["id"] for line in lines] == ["1", "2", None]
+    # A record that carries the key: the key's value is the record ID, first.
+    keyed, _ = encode(["5"], [{"id": "x", "n": 1}])
+    assert keyed == b'{"id":"5","n":1}\n'
+
+
 async def test_check_and_missing_files(tmp_path: Path) -> None:
     assert await jsonl(tmp_path).check() == []
     problems = await jsonl(tmp_path / "absent").check()

@@ -538,3 +538,30 @@ async def test_a_record_without_some_properties_in_a_batch_of_full_ones(tmp_path
         ("2", 2, "2020-01-01T00:00:00.000000Z"),
         ("4", 4, "2024-05-01T12:00:00.000000Z"),
     ]
+
+
+_WHOLE_SECONDS = st.datetimes(
+    min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2200, 1, 1)
+).map(lambda d: d.replace(microsecond=0))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            # Whole seconds and with microseconds, in UTC, naive, or at an offset.
+            st.tuples(
+                st.one_of(_WHOLE_SECONDS, st.datetimes(min_value=dt.datetime(1970, 1, 1))),
+                st.sampled_from([dt.UTC, None, dt.timezone(dt.timedelta(hours=-5, minutes=-30))]),
+            ).map(lambda pair: pair[0].replace(tzinfo=pair[1])),
+        ),
+        max_size=8,
+    )
+)
+def test_a_column_of_datetimes_is_written_as_each_value_alone(values: list[Any]) -> None:
+    # The column-at-once formatting takes shortcuts when every value has the
+    # same width; each value must still get exactly the text it gets alone.
+    from syncline.connectors.sqlite._types import iso_utc, iso_utc_many
+
+    assert iso_utc_many(values) == [None if v is None else iso_utc(v) for v in values]

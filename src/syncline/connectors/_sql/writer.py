@@ -71,19 +71,20 @@ class WritePlan:
         return found
 
     def _build(self, shape: tuple[str, ...]) -> Statement:
-        # Parameters: the key, the properties written as they are, then the
-        # converted ones — so one itemgetter call per record fetches the first.
+        # Parameters: the properties written as they are, the converted ones,
+        # then the key — so one itemgetter call per record fetches the first
+        # part of a row and one zip of the converted columns and the keys the rest.
         plain = tuple(n for n in shape if self.targets[n].write is None)
         converted = tuple(n for n in shape if self.targets[n].write is not None)
         order = plain + converted
-        columns = [self.key] + [self.targets[name].column for name in order]
-        casts = [self.key_cast] + [self.targets[name].cast for name in order]
+        columns = [self.targets[name].column for name in order] + [self.key]
+        casts = [self.targets[name].cast for name in order] + [self.key_cast]
         markers = ", ".join(
             self.placeholder(i + 1) + (f"::text::{cast}" if cast else "")
             for i, cast in enumerate(casts)
         )
         names = ", ".join(quote(c) for c in columns)
-        updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns[1:])
+        updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns[:-1])
         action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         sql = (
             f"INSERT INTO {self.table} ({names}) VALUES ({markers}) "
@@ -115,11 +116,9 @@ class WritePlan:
             for position in bad:
                 failed.setdefault(position, name)
             converted.append(column)
-        # Each row is (key, *plain values, *converted values), joined by tuple
-        # concatenation mapped in C: no Python code runs per row.
-        rows = list(map(add, zip(keys), values))
-        if converted:
-            rows = list(map(add, rows, zip(*converted, strict=True)))
+        # Each row is (*plain values, *converted values, key): one tuple
+        # concatenation per row, mapped in C — no Python code runs per row.
+        rows = list(map(add, values, zip(*converted, keys, strict=True)))
         if failed:
             rows = [row for i, row in enumerate(rows) if i not in failed]
         return rows, failed
@@ -127,8 +126,9 @@ class WritePlan:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """One upsert statement: its SQL, its columns in parameter order, and the
-    properties taken as they are (``plain``) and converted, in that order."""
+    """One upsert statement: its SQL, its columns in parameter order (the key
+    column last), and the properties taken as they are (``plain``) and
+    converted, in that order."""
 
     sql: str
     columns: list[str]

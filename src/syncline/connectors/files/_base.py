@@ -14,6 +14,8 @@ import errno
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from itertools import islice
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from syncline.connectors.files._options import (
@@ -42,6 +44,8 @@ Page = tuple[list[Record], int, bool]
 """A page read from a file: records, the offset after them, end of file reached."""
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ID = attrgetter("id")
+_ATTRIBUTES = attrgetter("attributes")
 
 
 def parse_updated_at(value: Any) -> dt.datetime | None:
@@ -163,13 +167,12 @@ class FileConnector(ABC):
         """
         options, path = await self._where()
         header, encode = self.encoder(options, schema)
-        ids: list[str | None] = []
-        attributes: list[dict[str, Any]] = []
-        for taken, record in enumerate(records.all(), 1):
-            ids.append(record.id or None)
-            attributes.append(record.attributes)
-            if taken >= options.batch_size:
-                break
+        # islice stops after batch_size records without pulling one more: the
+        # records not taken stay pending for the next call.
+        taken = list(islice(records.all(), options.batch_size))
+        ids: list[str | None] = [record_id or None for record_id in map(_ID, taken)]
+        attributes: list[dict[str, Any]] = list(map(_ATTRIBUTES, taken))
+        del taken
         failed: dict[int, Exception] = await self._in_thread(
             _write, "writing", path, header, encode, ids, attributes, self.entries(options)
         )
