@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 
 import testconnector.connector  # noqa: F401 - registers crm-test
-from testconnector.world import World, import_world
+from testconnector.world import CLI, World, import_world
 
 import syncline.connectors.sqlite  # noqa: F401 - registers the destination
 
@@ -95,3 +98,40 @@ async def test_an_events_pipeline_is_not_run(world: World) -> None:
     result = await world.ws.cli("run", "deliver")
     assert result.code == 2
     assert "events pipeline" in result.stderr
+
+
+# Runs the test CLI (argv[2:]) and writes the collector's state at exit to argv[1].
+GC_PROBE = """
+import atexit, gc, json, runpy, sys
+out = sys.argv[1]
+def record():
+    with open(out, "w") as f:
+        json.dump({"enabled": gc.isenabled(), "threshold": gc.get_threshold()[0],
+                   "young_collections": gc.get_stats()[0]["collections"]}, f)
+atexit.register(record)
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+async def _gc_state_after(world: World, tmp_path: Path, *args: str) -> dict[str, Any]:
+    out = tmp_path / "gc.json"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", GC_PROBE, str(out), str(CLI), *args, env=world.ws.env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await asyncio.wait_for(process.wait(), 120)
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+async def test_the_collector_is_off_during_start_up_and_back_on_for_the_run(
+    world: World, tmp_path: Path
+) -> None:
+    state = await _gc_state_after(world, tmp_path, "run", "contacts")
+    assert state["enabled"] and state["threshold"] == 10_000
+    # Start-up allocates hundreds of thousands of objects: with the collector
+    # on, that alone is hundreds of young collections (one per 700).
+    assert state["young_collections"] < 100, state
+    # A pipeline that cannot run still leaves the collector on.
+    state = await _gc_state_after(world, tmp_path, "run", "nope")
+    assert state["enabled"]

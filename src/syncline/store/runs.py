@@ -25,8 +25,9 @@ worker which lost its lease from overwriting its successor's progress.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -73,6 +74,11 @@ def _checkpoint(row: sa.Row[Any]) -> Checkpoint:
         identities_high_water=m["identities_high_water"],
         updated_at=m["updated_at"],
     )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """``value`` as the store reads it back: aware, in UTC."""
+    return None if value is None else value.astimezone(UTC)
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -226,14 +232,11 @@ class Runs:
             run, cp = await self._owned(conn, run_id, owner)
             if cp.run_id != run_id:
                 raise LeaseLost(f"run {run_id} no longer owns its pipeline's checkpoint")
+            run_high_water = _later(cp.run_high_water, high_water)
             await conn.execute(
                 pipeline_checkpoints.update()
                 .where(pipeline_checkpoints.c.pipeline_id == run.pipeline_id)
-                .values(
-                    cursor=cursor,
-                    run_high_water=_later(cp.run_high_water, high_water),
-                    updated_at=now,
-                )
+                .values(cursor=cursor, run_high_water=run_high_water, updated_at=now)
             )
             await conn.execute(
                 runs.update()
@@ -241,7 +244,14 @@ class Runs:
                 .values(heartbeat_at=now, **_progress(counts, error_groups, timings))
             )
             await self._mark_seen(conn, run.pipeline_id, cp.generation, ids)
-            return await self._checkpoint_of(conn, run.pipeline_id)
+        # The row is locked by this transaction, so it now holds the values just
+        # written: no need to read it back (datetimes as the store returns them).
+        return dataclasses.replace(
+            cp,
+            cursor=cursor,
+            run_high_water=_utc(run_high_water),
+            updated_at=_utc(now),
+        )
 
     async def heartbeat(self, run_id: int, *, owner: str) -> None:
         """Prove ``owner`` is alive; ``LeaseLost`` if the run is no longer its own."""
@@ -426,16 +436,16 @@ class Runs:
         The lock order (checkpoint before run) is the one :meth:`start` uses, so
         a takeover and a checkpoint of the same pipeline never deadlock.
         """
-        pipeline_id = await conn.scalar(sa.select(runs.c.pipeline_id).where(runs.c.id == run_id))
-        cp_row = None
-        if pipeline_id is not None:
-            cp_row = (
-                await conn.execute(
-                    sa.select(pipeline_checkpoints)
-                    .where(pipeline_checkpoints.c.pipeline_id == pipeline_id)
-                    .with_for_update()
-                )
-            ).first()
+        # One statement: the run's pipeline_id as a subquery (which locks
+        # nothing), the checkpoint row selected and locked by it.
+        pipeline_of_run = sa.select(runs.c.pipeline_id).where(runs.c.id == run_id).scalar_subquery()
+        cp_row = (
+            await conn.execute(
+                sa.select(pipeline_checkpoints)
+                .where(pipeline_checkpoints.c.pipeline_id == pipeline_of_run)
+                .with_for_update()
+            )
+        ).first()
         row = (
             await conn.execute(sa.select(runs).where(runs.c.id == run_id).with_for_update())
         ).first()

@@ -172,6 +172,9 @@ class ImportRun(BatchedRun):
             if item.records:
                 written = len((await self.writer.write(item.records)).written)
                 self.tally.add("written", written)
+                # Freed now, while the destination's encoding has just read
+                # them (in the CPU's caches), not after the checkpoint.
+                item.records = []
             await self.checkpoint(item.cursor, item.high_water, item.seen_ids)
             del item  # the batch is not held while waiting for the next one
             self._queue.task_done()

@@ -25,18 +25,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from syncline.engine.runs.base import Progress
 from syncline.engine.runs.config import PipelineConfigError, RetrySettings, run_config
-from syncline.engine.runs.exporter import ExportRun
-from syncline.engine.runs.importer import ImportRun
 from syncline.engine.runs.steps import StepsError
 from syncline.engine.runs.tally import Tally, message_of
 from syncline.engine.runs.writer import RunStopped
 from syncline.engine.tuning import tune_gc_for_runs
 from syncline.sdk.errors import ConfigError, ConnectorError
 from syncline.store import LeaseLost, Pipeline, Run, RunAlreadyLive, Store
+
+if TYPE_CHECKING:
+    from syncline.engine.runs.exporter import ExportRun
+    from syncline.engine.runs.importer import ImportRun
 
 __all__ = [
     "HEARTBEAT",
@@ -285,7 +287,12 @@ async def _execute(
     if run.resumed_from_run_id is not None:
         previous = await store.runs.get(run.resumed_from_run_id)
         tally = Tally.resumed(previous.counts, previous.error_groups, previous.timings)
-    kind = ImportRun if pipeline.kind == "import" else ExportRun
+    kind: type[ImportRun] | type[ExportRun]
+    # Each kind's module is loaded only by the runs of that kind.
+    if pipeline.kind == "import":
+        from syncline.engine.runs.importer import ImportRun as kind
+    else:
+        from syncline.engine.runs.exporter import ExportRun as kind
     job = kind(
         store,
         pipeline,

@@ -18,11 +18,15 @@ compiled once) and applied to every record read:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncline.engine.runs.tally import Tally
 from syncline.types import Object, TimeLayouts, ValidationError, compile
 from syncline.types._compile import Operation
+
+if TYPE_CHECKING:
+    from syncline.engine.expressions.filters import Filter
+    from syncline.engine.expressions.mappings import Mapping
 
 __all__ = ["RecordSteps", "StepsError"]
 
@@ -47,17 +51,23 @@ class RecordSteps:
         *,
         operation: Operation = "update",
     ) -> None:
-        from syncline.engine.expressions.errors import ExpressionError, MappingError
-        from syncline.engine.expressions.filters import compile_filter
-        from syncline.engine.expressions.mappings import compile_mapping
-
         self.validate = compile(source_schema, layouts=layouts, operation="read")
-        try:
-            self._filter = compile_filter(filter_source) if filter_source else None
-            self._mapping = compile_mapping(mapping_source) if mapping_source else None
-        except ExpressionError as error:
-            raise StepsError(str(error)) from None
-        self._mapping_error = MappingError
+        self._filter: Filter | None = None
+        self._mapping: Mapping | None = None
+        self._mapping_error: type[Exception] = Exception
+        if filter_source or mapping_source:
+            # The expression language is loaded only by runs that use it: a
+            # sizeable part of a plain run's start-up otherwise.
+            from syncline.engine.expressions.errors import ExpressionError, MappingError
+            from syncline.engine.expressions.filters import compile_filter
+            from syncline.engine.expressions.mappings import compile_mapping
+
+            try:
+                self._filter = compile_filter(filter_source) if filter_source else None
+                self._mapping = compile_mapping(mapping_source) if mapping_source else None
+            except ExpressionError as error:
+                raise StepsError(str(error)) from None
+            self._mapping_error = MappingError
         self._check = (
             compile(destination_schema, layouts=None, operation=operation)
             if self._mapping is not None and destination_schema is not None

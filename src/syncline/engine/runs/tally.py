@@ -23,11 +23,11 @@ Steps, in the order a record meets them:
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncline.engine.expressions.errors import MappingError
 from syncline.sdk.errors import ConnectorError
 from syncline.store import ErrorGroup
 from syncline.types import ValidationError
@@ -52,6 +52,17 @@ STEPS = (
 _MAX_GROUPS = 200
 _OTHER = "other errors (too many distinct messages to list)"
 
+# The module of MappingError. It is looked up, not imported: importing it loads
+# the whole expression language (parser, compiler, functions), which a run
+# without a filter or a mapping never needs, and while it is not loaded no
+# MappingError can exist.
+_EXPRESSION_ERRORS = "syncline.engine.expressions.errors"
+
+
+def _is_mapping_error(error: BaseException) -> bool:
+    module = sys.modules.get(_EXPRESSION_ERRORS)
+    return module is not None and isinstance(error, module.MappingError)
+
 
 def message_of(error: BaseException) -> str:
     """The fixed, data-free text stored for a failed record.
@@ -60,7 +71,7 @@ def message_of(error: BaseException) -> str:
     their ``str`` is safe; any other exception is reported by its type only,
     because its text may quote a record's values.
     """
-    if isinstance(error, ValidationError | ConnectorError | MappingError):
+    if isinstance(error, ValidationError | ConnectorError) or _is_mapping_error(error):
         return str(error)
     return f"unexpected {type(error).__name__} (the message is not stored: it may hold data)"
 
