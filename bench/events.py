@@ -30,12 +30,16 @@ Modes:
 * ``phases`` — in this process, the CPU per event of each store phase of
   delivery (read the log, route, the routing and outcome transactions, the
   prune), median of 5 runs of ``--events``.
+* ``--lock-profile`` (with ``e2e``) — how long the collector's and delivery's
+  writes waited for and held the store's single write lock (SQLite), per
+  accepted event and per kind of write, and the share of the run it was held.
 
     .venv/bin/python bench/events.py --mode e2e --seconds 20
     .venv/bin/python bench/events.py --mode e2e --seconds 20 --offered 3000
     .venv/bin/python bench/events.py --mode delivery --events 200000
     .venv/bin/python bench/events.py --mode delivery --events 20000 --rate 50
     .venv/bin/python bench/events.py --mode phases --events 20000
+    .venv/bin/python bench/events.py --mode e2e --processes 2 --offered 22000 --lock-profile
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ from pydantic import BaseModel, SecretStr
 KEY = "bench-write-key-0123456789"
 RATE_ENV = "SYNCLINE_BENCH_RATE"
 PER_REQUEST_ENV = "SYNCLINE_BENCH_PER_REQUEST"
+LOCK_PROFILE_ENV = "SYNCLINE_BENCH_LOCK_PROFILE"
 BURST = 5
 """The burst of the rate-limited app, and of the connector's endpoint group."""
 
@@ -211,6 +216,8 @@ async def _server(role: str) -> None:
     from syncline.store import open_store
 
     _register()
+    if os.environ.get(LOCK_PROFILE_ENV):
+        _profile_locks(os.environ[LOCK_PROFILE_ENV], role)
     store = await open_store()
     service = DeliveryService(
         store, DeliverySettings(max_in_flight=int(os.environ.get("SYNCLINE_BENCH_IN_FLIGHT") or 4))
@@ -245,6 +252,92 @@ async def _server(role: str) -> None:
             )
     finally:
         await store.close()
+
+
+# -- the write-lock profile (--lock-profile) ----------------------------------------
+
+
+def _profile_locks(directory: str, role: str) -> None:
+    """Time every raw-SQLite write of this process: the wait for the lock and the hold.
+
+    Wraps :func:`begin_immediate` where the collector's appender and the
+    delivery writer call it, and their transaction methods; the hold is a
+    transaction's time minus its wait. Written to ``directory/ROLE.json`` at
+    exit: totals in seconds per kind of write, and the count of each.
+    """
+    import atexit
+    import collections
+    import json
+    import threading
+
+    import syncline.store.delivery_writer as writer_module
+    import syncline.store.event_log as log_module
+
+    totals: collections.Counter[str] = collections.Counter()
+    local = threading.local()
+
+    def timed_begin(original: Any) -> Any:
+        def begin(conn: Any, *args: Any) -> None:
+            began = time.perf_counter()
+            try:
+                original(conn, *args)
+            finally:
+                local.wait = time.perf_counter() - began
+
+        return begin
+
+    def timed(original: Any, kind_of: Any) -> Any:
+        def transaction(self: Any, *args: Any) -> Any:
+            local.wait = 0.0
+            began = time.perf_counter()
+            try:
+                return original(self, *args)
+            finally:
+                total = time.perf_counter() - began
+                kind = kind_of(*args)
+                totals[f"{kind} wait"] += local.wait
+                totals[f"{kind} hold"] += total - local.wait
+                totals[f"{kind} count"] += 1
+
+        return transaction
+
+    log_module.begin_immediate = timed_begin(log_module.begin_immediate)  # type: ignore[attr-defined]
+    writer_module.begin_immediate = timed_begin(writer_module.begin_immediate)  # type: ignore[attr-defined]
+    appender = log_module._SqliteAppender
+    appender._write = timed(appender._write, lambda rows: "collector append")  # type: ignore[method-assign]
+    sqlite_writer = writer_module.SqliteWriter
+    sqlite_writer._transaction = timed(  # type: ignore[method-assign]
+        sqlite_writer._transaction, lambda work, args: f"delivery {work.__name__}"
+    )
+
+    def write() -> None:
+        Path(directory, f"{role}.json").write_text(json.dumps(totals))
+
+    atexit.register(write)
+
+
+def _report_locks(directory: str, accepted: int, elapsed: float) -> None:
+    import json
+
+    totals: Counter[str] = Counter()
+    for path in Path(directory).glob("*.json"):
+        totals.update(json.loads(path.read_text()))
+    if not totals:
+        print("store write lock: no profile written")
+        return
+    kinds = sorted({key.rsplit(" ", 1)[0] for key in totals})
+    held = sum(totals[f"{k} hold"] for k in kinds)
+    print(
+        f"store write lock: held {held:.2f} s in all, "
+        f"{1e6 * held / max(accepted, 1):.1f} µs per accepted event "
+        f"({100 * held / elapsed:.0f}% of the load's {elapsed:.1f} s, drain included)"
+    )
+    for k in kinds:
+        print(
+            f"  {k}: {int(totals[f'{k} count'])} transactions, held "
+            f"{1e6 * totals[f'{k} hold'] / max(accepted, 1):.1f} µs/event, waited "
+            f"{1e6 * totals[f'{k} wait'] / max(accepted, 1):.1f} µs/event"
+        )
 
 
 # -- setup and load ---------------------------------------------------------------------
@@ -387,6 +480,12 @@ def main() -> None:
         help="Server processes: tune the garbage collector as `syncline serve` does "
         "(tuned), or keep CPython's defaults (default: to measure what tuning buys).",
     )
+    parser.add_argument(
+        "--lock-profile",
+        action="store_true",
+        help="e2e: time how long the collector's and delivery's writes waited for and held "
+        "the store's write lock (SQLite), reported per accepted event.",
+    )
     parser.add_argument("_role", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
     # Read by the server processes this one starts (they inherit the environment).
@@ -416,6 +515,9 @@ def main() -> None:
             PER_REQUEST_ENV: str(args.per_request),
         }
         env.pop("SYNCLINE_DATABASE_URL", None)
+        if args.lock_profile:
+            env[LOCK_PROFILE_ENV] = str(Path(home) / "locks")
+            Path(home, "locks").mkdir()
         os.environ.update({"SYNCLINE_HOME": home, RATE_ENV: str(args.rate or "")})
         dest = subprocess.Popen(
             [sys.executable, here, "--rate", str(args.rate), "_dest"],
@@ -481,11 +583,14 @@ def main() -> None:
                 accepted = counts[0] * args.batch
                 stats = _wait_for(dest_url, accepted, 600)
                 _report_e2e(args, accepted, counts, elapsed, at_end, stats)
+                drained = time.monotonic() - load_start
         finally:
             for process in (server, deliverer, dest):
                 if process is not None:
                     process.terminate()
                     process.wait(60)
+        if args.lock_profile and args.mode == "e2e":
+            _report_locks(str(Path(home) / "locks"), accepted, drained)
 
 
 async def _phase_run(events: int, chunk: int) -> Counter[str]:
