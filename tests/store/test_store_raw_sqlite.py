@@ -52,18 +52,18 @@ def test_a_wal_past_its_limit_is_truncated_once_no_reader_holds_it(
     stuck.execute("SELECT count(*) FROM t").fetchone()  # holds its snapshot
     writer.executemany("INSERT INTO t (body) VALUES (?)", [(ROW,)] * 2000)
     checkpoints = WalCheckpointer(
-        str(path), 1, "test-wal-stuck", limit_frames=LIMIT_FRAMES, restart_wait_ms=50
+        str(path), 1, "test-wal-stuck", limit_frames=LIMIT_FRAMES, truncate_wait_ms=50
     )
     checkpoints.written(1)
     checkpoints._thread.submit(lambda: None).result()  # the checkpoint is over
-    # The restart gave up (the reader still reads frames of the WAL) and the
-    # writer goes on at once instead of waiting for the reader.
+    # The truncation gave up after 50 ms (the reader still reads frames of the
+    # WAL): writers and the reader go on, the reader's snapshot intact.
     writer.execute("BEGIN IMMEDIATE")
     writer.execute("INSERT INTO t (body) VALUES (?)", (ROW,))
     writer.execute("COMMIT")
     assert stuck.execute("SELECT count(*) FROM t").fetchone()[0] == 2000
     stuck.execute("COMMIT")
-    # Once the reader let go, the next checkpoint restarts the WAL.
+    # Once the reader let go, the next checkpoint truncates the WAL.
     checkpoints.written(1)
     checkpoints._thread.submit(lambda: None).result()
     writer.execute("INSERT INTO t (body) VALUES (?)", (ROW,))
