@@ -52,7 +52,12 @@ def test_a_wal_past_its_limit_is_truncated_once_no_reader_holds_it(
     stuck.execute("SELECT count(*) FROM t").fetchone()  # holds its snapshot
     writer.executemany("INSERT INTO t (body) VALUES (?)", [(ROW,)] * 2000)
     checkpoints = WalCheckpointer(
-        str(path), 1, "test-wal-stuck", limit_frames=LIMIT_FRAMES, truncate_wait_ms=50
+        str(path),
+        1,
+        "test-wal-stuck",
+        limit_frames=LIMIT_FRAMES,
+        truncate_wait_ms=50,
+        truncate_backoff=0.0,
     )
     checkpoints.written(1)
     checkpoints._thread.submit(lambda: None).result()  # the checkpoint is over
@@ -73,6 +78,37 @@ def test_a_wal_past_its_limit_is_truncated_once_no_reader_holds_it(
     assert _wal_bytes(path) < LIMIT_FRAMES * PAGE
     writer.close()
     stuck.close()
+
+
+def test_a_reader_holding_its_snapshot_stalls_writers_once_per_backoff(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    with closing(sqlite3.connect(path)) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
+    writer = connect(str(path))
+    writer.executemany("INSERT INTO t (body) VALUES (?)", [(ROW,)] * 2000)
+    backup = connect(str(path))
+    backup.execute("BEGIN")
+    backup.execute("SELECT count(*) FROM t").fetchone()  # a long read, like a backup
+    writer.executemany("INSERT INTO t (body) VALUES (?)", [(ROW,)] * 2000)
+    checkpoints = WalCheckpointer(
+        str(path), 1, "test-wal-backoff", limit_frames=LIMIT_FRAMES, truncate_wait_ms=300
+    )
+
+    def checkpoint_seconds() -> float:
+        began = time.monotonic()
+        checkpoints.written(1)
+        checkpoints._thread.submit(lambda: None).result()
+        return time.monotonic() - began
+
+    # The first truncation waits its 300 ms for the reader, then gives up...
+    assert checkpoint_seconds() >= 0.25
+    # ...and the next checkpoints, within the backoff, do not try again.
+    assert checkpoint_seconds() < 0.25
+    assert checkpoint_seconds() < 0.25
+    backup.execute("COMMIT")
+    writer.close()
+    backup.close()
 
 
 def test_begin_immediate_waits_for_the_other_writer_in_short_steps(tmp_path: Path) -> None:

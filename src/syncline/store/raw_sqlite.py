@@ -119,8 +119,9 @@ class WalCheckpointer:
     moment, copies what is left, waits for readers to leave the WAL and
     truncates the file, so the next writer starts over at its beginning.
     Writers wait while it runs, so it gives up after ``truncate_wait_ms`` (a
-    reader holding an old snapshot that long) and is tried again at the next
-    checkpoint.
+    reader holding an old snapshot that long, such as a backup) and is not
+    tried again for ``truncate_backoff`` seconds: a long reader stalls writers
+    once per backoff, not at every checkpoint.
     """
 
     def __init__(
@@ -131,11 +132,14 @@ class WalCheckpointer:
         *,
         limit_frames: int = WAL_LIMIT_FRAMES,
         truncate_wait_ms: int = 200,
+        truncate_backoff: float = 10.0,
     ) -> None:
         self._path = path
         self._every = every
         self._limit_frames = limit_frames
         self._truncate_wait_ms = truncate_wait_ms
+        self._truncate_backoff = truncate_backoff
+        self._truncate_not_before = 0.0
         self._since = 0
         self._running = False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
@@ -152,9 +156,11 @@ class WalCheckpointer:
         try:
             with closing(sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
                 _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                if frames > self._limit_frames:
+                if frames > self._limit_frames and time.monotonic() >= self._truncate_not_before:
                     conn.execute(f"PRAGMA busy_timeout={self._truncate_wait_ms}")
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                    if busy:
+                        self._truncate_not_before = time.monotonic() + self._truncate_backoff
         except sqlite3.Error:
             pass  # the next one retries; the WAL only grows meanwhile
         finally:
