@@ -119,9 +119,12 @@ class WalCheckpointer:
     moment, copies what is left, waits for readers to leave the WAL and
     truncates the file, so the next writer starts over at its beginning.
     Writers wait while it runs, so it gives up after ``truncate_wait_ms`` (a
-    reader holding an old snapshot that long, such as a backup) and is not
-    tried again for ``truncate_backoff`` seconds: a long reader stalls writers
-    once per backoff, not at every checkpoint.
+    reader holding an old snapshot that long) and is not tried again for a
+    while: 1 s after the first failure, doubling after each further one up to
+    ``truncate_backoff`` seconds, and back to every checkpoint after a success.
+    A reader that keeps its snapshot for long (a backup) then stalls writers at
+    most once per backoff, while a busy moment under load delays the
+    truncation by a second only.
     """
 
     def __init__(
@@ -140,6 +143,7 @@ class WalCheckpointer:
         self._truncate_wait_ms = truncate_wait_ms
         self._truncate_backoff = truncate_backoff
         self._truncate_not_before = 0.0
+        self._truncate_failures = 0
         self._since = 0
         self._running = False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
@@ -160,7 +164,11 @@ class WalCheckpointer:
                     conn.execute(f"PRAGMA busy_timeout={self._truncate_wait_ms}")
                     busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
                     if busy:
-                        self._truncate_not_before = time.monotonic() + self._truncate_backoff
+                        wait = min(self._truncate_backoff, 2.0**self._truncate_failures)
+                        self._truncate_failures += 1
+                        self._truncate_not_before = time.monotonic() + wait
+                    else:
+                        self._truncate_failures = 0
         except sqlite3.Error:
             pass  # the next one retries; the WAL only grows meanwhile
         finally:
