@@ -70,6 +70,27 @@ SPEC = ApplicationSpec(
 )
 
 
+def _by_columns(
+    prefix: bytes, ids: list[str | None], attributes: list[dict[str, Any]]
+) -> bytes | None:
+    """The lines of records that all have attributes and none the key, column by column.
+
+    The heads (``{"key":id,``) and the bodies (each encoding without its
+    ``{``) are built in two passes, interleaved and joined once. None when a
+    record cannot be encoded: the record-by-record path then says which.
+    """
+    dumps = orjson.dumps
+    try:
+        heads = [prefix + dumps(record_id) + b"," for record_id in ids]
+        bodies = [dumps(values, default=_default, option=_OPTIONS)[1:] for values in attributes]
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return None
+    parts: list[bytes] = heads + bodies
+    parts[0::2] = heads
+    parts[1::2] = bodies
+    return b"".join(parts)
+
+
 @connector(SPEC)
 class JsonLines(FileConnector):
     """The JSON Lines connector."""
@@ -151,22 +172,10 @@ class JsonLines(FileConnector):
             ids: list[str | None], attributes: list[dict[str, Any]]
         ) -> tuple[bytes, dict[int, Exception]]:
             if all(attributes) and not any(map(contains, attributes, repeat(key))):
-                # The common case — every record has attributes, none has the
-                # key among them — column by column: the heads, the bodies
-                # without their "{", interleaved and joined once.
-                try:
-                    heads = [prefix + dumps(record_id) + b"," for record_id in ids]
-                    bodies = [
-                        dumps(values, default=_default, option=_OPTIONS)[1:]
-                        for values in attributes
-                    ]
-                except TypeError:
-                    pass  # a record cannot be encoded: the loop below finds which
-                else:
-                    parts: list[bytes] = heads + bodies
-                    parts[0::2] = heads
-                    parts[1::2] = bodies
-                    return b"".join(parts), {}
+                whole = _by_columns(prefix, ids, attributes)
+                if whole is not None:
+                    return whole, {}
+            # Record by record: the general shapes, and which record fails.
             lines: list[bytes] = []
             failed: dict[int, Exception] = {}
             for i, (record_id, values) in enumerate(zip(ids, attributes, strict=True)):
