@@ -38,19 +38,37 @@ def _wal_bytes(path: Path) -> int:
         return 0
 
 
+def _store(tmp_path: Path) -> Path:
+    """A WAL-mode SQLite file with one table ``t``."""
+    path = tmp_path / "store.db"
+    with closing(sqlite3.connect(path)) as setup:
+        assert setup.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+        setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
+    return path
+
+
+def _wal_held_by_a_reader(path: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    """A writer and a reader holding a snapshot, with a WAL past the limit behind it."""
+    writer = connect(str(path))
+    writer.executemany("INSERT INTO t (body) VALUES (?)", [(ROW,)] * 2000)
+    reader = connect(str(path))
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchone()  # holds its snapshot
+    writer.executemany("INSERT INTO t (body) VALUES (?)", [(ROW,)] * 2000)
+    return writer, reader
+
+
+def _checkpoint(checkpoints: WalCheckpointer) -> None:
+    """Ask for a checkpoint and wait until it is over."""
+    checkpoints.written(1)
+    checkpoints._thread.submit(lambda: None).result()
+
+
 def test_a_wal_past_its_limit_is_truncated_once_no_reader_holds_it(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "store.db"
-    with closing(sqlite3.connect(path)) as setup:
-        setup.execute("PRAGMA journal_mode=WAL")
-        setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
-    writer = connect(str(path))
-    writer.executemany("INSERT INTO t (body) VALUES (?)", [(ROW,)] * 2000)
-    stuck = connect(str(path))
-    stuck.execute("BEGIN")
-    stuck.execute("SELECT count(*) FROM t").fetchone()  # holds its snapshot
-    writer.executemany("INSERT INTO t (body) VALUES (?)", [(ROW,)] * 2000)
+    path = _store(tmp_path)
+    writer, stuck = _wal_held_by_a_reader(path)
     checkpoints = WalCheckpointer(
         str(path),
         1,
@@ -59,8 +77,7 @@ def test_a_wal_past_its_limit_is_truncated_once_no_reader_holds_it(
         truncate_wait_ms=50,
         truncate_backoff=0.0,
     )
-    checkpoints.written(1)
-    checkpoints._thread.submit(lambda: None).result()  # the checkpoint is over
+    _checkpoint(checkpoints)
     # The truncation gave up after 50 ms (the reader still reads frames of the
     # WAL): writers and the reader go on, the reader's snapshot intact.
     writer.execute("BEGIN IMMEDIATE")
@@ -69,8 +86,7 @@ def test_a_wal_past_its_limit_is_truncated_once_no_reader_holds_it(
     assert stuck.execute("SELECT count(*) FROM t").fetchone()[0] == 2000
     stuck.execute("COMMIT")
     # Once the reader let go, the next checkpoint truncates the WAL.
-    checkpoints.written(1)
-    checkpoints._thread.submit(lambda: None).result()
+    _checkpoint(checkpoints)
     writer.execute("INSERT INTO t (body) VALUES (?)", (ROW,))
     with closing(sqlite3.connect(path)) as probe:
         _, frames, _ = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
@@ -81,24 +97,15 @@ def test_a_wal_past_its_limit_is_truncated_once_no_reader_holds_it(
 
 
 def test_a_reader_holding_its_snapshot_stalls_writers_once_per_backoff(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    with closing(sqlite3.connect(path)) as setup:
-        setup.execute("PRAGMA journal_mode=WAL")
-        setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
-    writer = connect(str(path))
-    writer.executemany("INSERT INTO t (body) VALUES (?)", [(ROW,)] * 2000)
-    backup = connect(str(path))
-    backup.execute("BEGIN")
-    backup.execute("SELECT count(*) FROM t").fetchone()  # a long read, like a backup
-    writer.executemany("INSERT INTO t (body) VALUES (?)", [(ROW,)] * 2000)
+    path = _store(tmp_path)
+    writer, backup = _wal_held_by_a_reader(path)  # a long read, like a backup
     checkpoints = WalCheckpointer(
         str(path), 1, "test-wal-backoff", limit_frames=LIMIT_FRAMES, truncate_wait_ms=300
     )
 
     def checkpoint_seconds() -> float:
         began = time.monotonic()
-        checkpoints.written(1)
-        checkpoints._thread.submit(lambda: None).result()
+        _checkpoint(checkpoints)
         return time.monotonic() - began
 
     # The first truncation waits its 300 ms for the reader, then gives up...
@@ -112,10 +119,7 @@ def test_a_reader_holding_its_snapshot_stalls_writers_once_per_backoff(tmp_path:
 
 
 def test_begin_immediate_waits_for_the_other_writer_in_short_steps(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    with closing(sqlite3.connect(path)) as setup:
-        setup.execute("PRAGMA journal_mode=WAL")
-        setup.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    path = _store(tmp_path)
     other = connect(str(path))
     other.execute("BEGIN IMMEDIATE")
     released_at = 0.0
@@ -133,7 +137,7 @@ def test_begin_immediate_waits_for_the_other_writer_in_short_steps(tmp_path: Pat
     began_at = time.monotonic()
     thread.join()
     assert released_at > 0, "began while the other writer held the lock"
-    conn.execute("INSERT INTO t (id) VALUES (1)")
+    conn.execute("INSERT INTO t (body) VALUES (?)", (ROW,))
     conn.execute("COMMIT")
     # SQLite's own busy handler tries at 0, 1, 3, 8, … 278 and then 378 ms:
     # about 90 ms after the release; the short steps begin within a few ms.
@@ -144,9 +148,7 @@ def test_begin_immediate_waits_for_the_other_writer_in_short_steps(tmp_path: Pat
 
 
 def test_begin_immediate_gives_up_with_the_busy_error_after_its_timeout(tmp_path: Path) -> None:
-    path = tmp_path / "store.db"
-    with closing(sqlite3.connect(path)) as setup:
-        setup.execute("PRAGMA journal_mode=WAL")
+    path = _store(tmp_path)
     other = connect(str(path))
     other.execute("BEGIN IMMEDIATE")
     conn = connect(str(path))
@@ -157,3 +159,20 @@ def test_begin_immediate_gives_up_with_the_busy_error_after_its_timeout(tmp_path
     other.execute("ROLLBACK")
     other.close()
     conn.close()
+
+
+def test_a_failed_checkpoint_is_logged_and_left_for_the_next(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = tmp_path / "gone" / "store.db"  # its folder does not exist: cannot be opened
+    checkpoints = WalCheckpointer(str(missing), 1, "test-wal-failing")
+    message = (
+        f"a WAL checkpoint of {missing} failed (unable to open database file); the next"
+        " one tries again, the WAL grows meanwhile"
+    )
+    with caplog.at_level("WARNING", logger="syncline.store"):
+        _checkpoint(checkpoints)
+        assert [r.getMessage() for r in caplog.records] == [message]
+        # Not stuck after a failure: the next rows start another checkpoint.
+        _checkpoint(checkpoints)
+    assert [r.getMessage() for r in caplog.records] == [message, message]

@@ -12,6 +12,7 @@ rest of the store raises.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 import weakref
@@ -31,6 +32,8 @@ __all__ = [
     "release",
     "store_error",
 ]
+
+log = logging.getLogger("syncline.store")
 
 WAL_LIMIT_FRAMES = 8192
 """Frames (pages) past which a checkpoint truncates the WAL: 32 MiB at SQLite's 4 KiB pages."""
@@ -105,8 +108,8 @@ class WalCheckpointer:
     :meth:`written` is called by the writer after each commit, under its own
     lock; once ``every`` rows were written and no checkpoint is running, a
     PASSIVE checkpoint (it never blocks writers) runs on a connection and a
-    thread of its own. A failed checkpoint is left for the next one: the WAL
-    only grows meanwhile. The thread ends when the object is garbage-collected.
+    thread of its own. A failed checkpoint is logged and left for the next
+    one: the WAL only grows meanwhile. The thread ends when the object is garbage-collected.
 
     PASSIVE checkpoints alone let the WAL file grow without bound under
     sustained writes: SQLite starts writing at the file's beginning again only
@@ -169,8 +172,14 @@ class WalCheckpointer:
                         self._truncate_not_before = time.monotonic() + wait
                     else:
                         self._truncate_failures = 0
-        except sqlite3.Error:
-            pass  # the next one retries; the WAL only grows meanwhile
+        except sqlite3.Error as error:
+            # Not the writer's error: its commits are durable in the WAL.
+            log.warning(
+                "a WAL checkpoint of %s failed (%s); the next one tries again, the WAL"
+                " grows meanwhile",
+                self._path,
+                error,
+            )
         finally:
             self._running = False
 
