@@ -597,9 +597,9 @@ async def _phase_run(events: int, chunk: int) -> Counter[str]:
     """Route ``events`` logged events and settle them, timing each store phase (CPU)."""
     from datetime import UTC, datetime
 
-    from syncline.engine.delivery import DeliveryService, user_key
+    from syncline.engine.delivery import DeliveryService
     from syncline.store import open_store
-    from syncline.store.deliveries import Deliveries, NewDelivery, Settlement
+    from syncline.store.deliveries import Deliveries, Settlement
 
     store = await open_store()
     service = DeliveryService(store)
@@ -619,27 +619,10 @@ async def _phase_run(events: int, chunk: int) -> Counter[str]:
         if not logged:
             break
         start = time.process_time()
-        rows = []
-        for event in logged:
-            message = orjson.loads(event.payload)
-            _, values, error = pipeline.route(message)
-            rows.append(
-                NewDelivery(
-                    pipeline.id,
-                    pipeline.connection_id,
-                    event.id,
-                    event.message_id,
-                    user_key(event.anonymous_id, event.user_id),
-                    values,
-                    event.payload,
-                    event.received_at,
-                    error,
-                    message,
-                )
-            )
+        # The router's own routing step (decode, filter, map, build the rows).
+        rows, counts = service.router._route(logged)
         spent["route (decode, map, row)"] += time.process_time() - start
         start = time.process_time()
-        counts = Counter({(pipeline.id, "received"): len(rows)})
         _, created = await deliveries.route(logged[-1].id, rows, counts)
         spent["routing transaction"] += time.process_time() - start
         ids += [row.id for row in created]
