@@ -172,7 +172,8 @@ def test_a_jsonl_import_run_loads_its_connectors_only(tmp_path: Path) -> None:
     project = tmp_path / "syncline.yml"
     project.write_text(PROJECT.replace("DATA", str(data)).replace("OUT", str(out_dir)))
     applied, _ = _command_modules(tmp_path, ["apply", str(project)], home)
-    assert "yaml" in applied and "alembic" in applied  # a new workspace is migrated
+    # A new workspace is created at the head from the schema: no Alembic.
+    assert "yaml" in applied and "alembic" not in applied
 
     modules, stdout = _command_modules(tmp_path, ["run", "users", "--full"], home)
     assert "succeeded" in stdout and "written 200" in stdout
@@ -218,7 +219,7 @@ def test_an_up_to_date_store_opens_without_alembic_or_cryptography(
 ) -> None:
     url = str(request.getfixturevalue("postgres_url")) if backend == "postgres" else ""
     first, second = _open_twice(tmp_path, url)
-    assert "alembic" in first["opened"]  # an empty database is migrated
+    assert "alembic" not in first["opened"]  # an empty database is created at the head
     assert second["had_connection"]
     assert "alembic" not in second["opened"]
     assert "cryptography" not in second["opened"]

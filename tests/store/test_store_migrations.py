@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from syncline.store import Store, StoreError, Workspace, migrations, open_store
+from syncline.store.database import Database
 from syncline.store.schema import metadata
 
 TABLES = {
@@ -35,13 +36,135 @@ def _tables(connection: sa.Connection) -> set[str]:
     return set(sa.inspect(connection).get_table_names())
 
 
+def _run_scripts(connection: sa.Connection) -> None:
+    """Upgrade through Alembic and every script, as a database with tables would be."""
+    from alembic import command
+
+    command.upgrade(migrations.alembic_config(connection), "head")
+
+
+def _drop_everything(connection: sa.Connection) -> None:
+    reflected = sa.MetaData()
+    reflected.reflect(connection)
+    reflected.drop_all(connection)
+
+
+def _structure(connection: sa.Connection) -> dict[str, Any]:
+    """Everything reflection reports about every table, in a comparable form."""
+    inspector = sa.inspect(connection)
+    found: dict[str, Any] = {}
+    for name in sorted(inspector.get_table_names()):
+        columns = [
+            {**c, "type": str(c["type"].compile(dialect=connection.dialect))}
+            for c in inspector.get_columns(name)
+        ]
+        found[name] = {
+            "columns": columns,
+            "primary_key": inspector.get_pk_constraint(name),
+            "foreign_keys": sorted(inspector.get_foreign_keys(name), key=repr),
+            "indexes": sorted(
+                (
+                    {**i, "dialect_options": {k: str(v) for k, v in i["dialect_options"].items()}}
+                    for i in inspector.get_indexes(name)
+                ),
+                key=lambda i: str(i["name"]),
+            ),
+            "unique": sorted(inspector.get_unique_constraints(name), key=repr),
+            "checks": sorted(inspector.get_check_constraints(name), key=repr),
+            "options": inspector.get_table_options(name),
+        }
+    if connection.dialect.name == "sqlite":
+        # The CREATE statements SQLite stores: the schema down to the text.
+        rows = connection.execute(
+            sa.text("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+        )
+        found["sqlite_master"] = [tuple(row) for row in rows]
+    else:
+        found["sequences"] = sorted(inspector.get_sequence_names())
+    found["version"] = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    return found
+
+
 async def test_head_matches_table_metadata(store: Store) -> None:
+    async with store.database.write() as conn:
+        await conn.run_sync(_drop_everything)
+        await conn.run_sync(_run_scripts)
     async with store.database.read() as conn:
         differences = await conn.run_sync(_differences)
     assert differences == [], (
         "the migrations and syncline.store.schema disagree; add a migration "
         "(see syncline.store.migrations)"
     )
+
+
+async def test_a_new_database_gets_exactly_the_schema_the_scripts_build(store: Store) -> None:
+    # open_store creates an empty database's schema from the metadata, without
+    # Alembic; the result must be indistinguishable from running every script.
+    async with store.database.read() as conn:
+        created = await conn.run_sync(_structure)
+    async with store.database.write() as conn:
+        await conn.run_sync(_drop_everything)
+        assert await conn.run_sync(_tables) == set()
+        await conn.run_sync(_run_scripts)
+    async with store.database.read() as conn:
+        migrated = await conn.run_sync(_structure)
+    assert set(created) >= TABLES | {"alembic_version"}
+    assert created == migrated, (
+        "a database created from syncline.store.schema differs from one the migration "
+        "scripts built; make the metadata state exactly what the scripts create "
+        "(constraint names as Alembic renders them, constraint order)"
+    )
+
+
+async def test_a_new_database_is_created_without_alembic(
+    database_url: str, workspace: Workspace
+) -> None:
+    import subprocess
+    import sys
+
+    workspace.ensure()
+    # A fresh interpreter: this one has imported Alembic already.
+    code = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from syncline.store import Workspace, migrations, open_store\n"
+        "async def main():\n"
+        "    store = await open_store(sys.argv[1], workspace=Workspace(Path(sys.argv[2])))\n"
+        "    assert await store.revision() == migrations.head_revision()\n"
+        "    await store.close()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", code, database_url, str(workspace.path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+async def test_a_database_with_foreign_tables_goes_through_the_scripts(
+    database_url: str, workspace: Workspace
+) -> None:
+    # Not empty, so not created from the metadata: the scripts add Syncline's
+    # tables next to the foreign one, as they always did.
+    database = Database(database_url)
+    await database.prepare()
+    async with database.write() as conn:
+        await conn.execute(sa.text("CREATE TABLE foreign_things (id INTEGER PRIMARY KEY)"))
+    await database.dispose()
+    store = await open_store(database_url, workspace=workspace)
+    try:
+        assert await store.revision() == migrations.head_revision()
+        async with store.database.read() as conn:
+            assert await conn.run_sync(_tables) >= TABLES | {"foreign_things"}
+            differences = await conn.run_sync(_differences)
+        assert [d for d in differences if d[0] != "remove_table"] == []
+    finally:
+        await store.close()
 
 
 async def test_unique_live_run_index_is_partial_on_the_backend(store: Store) -> None:

@@ -41,6 +41,13 @@ PIPELINE_KINDS = ("import", "export", "events")
 RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
 
 # Named constraints make migrations reproducible across backends.
+#
+# Check constraints are named ``ck_<table>_<name>`` where ``<name>`` is the full
+# name the migration scripts gave them (``ck_runs_status``): Alembic applies this
+# convention to the scripts' names too, so every migrated database holds
+# ``ck_runs_ck_runs_status``. The metadata states the same name, because a new
+# database is created from it (syncline.store.migrations) and must be
+# indistinguishable from a migrated one.
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -102,7 +109,7 @@ pipelines = sa.Table(
     "pipelines",
     metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column(
         "source_connection_id",
@@ -123,7 +130,10 @@ pipelines = sa.Table(
     sa.Column("enabled", sa.Boolean(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
-    sa.CheckConstraint("kind IN ('import', 'export', 'events')", name="kind"),
+    # Declared here, in this order, so that CREATE TABLE lists the constraints
+    # as migration 0001 does (the check's name: see ``metadata``).
+    sa.UniqueConstraint("name"),
+    sa.CheckConstraint("kind IN ('import', 'export', 'events')", name="ck_pipelines_kind"),
 )
 
 runs = sa.Table(
@@ -157,7 +167,7 @@ runs = sa.Table(
     sa.Column("owner", sa.String(200), nullable=False),
     sa.Column("heartbeat_at", UTCDateTime(), nullable=False),
     sa.CheckConstraint(
-        "status IN ('running', 'succeeded', 'failed', 'interrupted')", name="status"
+        "status IN ('running', 'succeeded', 'failed', 'interrupted')", name="ck_runs_status"
     ),
     sa.Index("ix_runs_pipeline_id_started_at", "pipeline_id", "started_at"),
     # At most one live run per pipeline, enforced by the database itself. The
@@ -303,7 +313,7 @@ event_deliveries = sa.Table(
     sa.Column("received_at", UTCDateTime(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("dead_at", UTCDateTime(), nullable=True),
-    sa.CheckConstraint("state IN ('pending', 'dead')", name="state"),
+    sa.CheckConstraint("state IN ('pending', 'dead')", name="ck_event_deliveries_state"),
     sa.Index("ix_event_deliveries_connection_id_state_id", "connection_id", "state", "id"),
     sa.Index("ix_event_deliveries_pipeline_id_state", "pipeline_id", "state"),
     # Delivered rows are deleted: AUTOINCREMENT keeps SQLite from reusing ids,
