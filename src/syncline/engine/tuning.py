@@ -11,6 +11,15 @@ alive — modules, SQLAlchemy, pydantic models, and a sender's backlog.
 and higher thresholds collect less often. Records and events hold no reference
 cycles, so reference counting still frees them at once; only cyclic garbage
 (requests, exceptions) waits longer.
+
+The freeze is not preceded by a full collection: cyclic garbage left by
+start-up (imports, migrations, the first queries) is frozen with the live
+objects and kept for the life of the process. It is small — about 1,500
+objects, 0.2 MB, in ``syncline run`` of an import pipeline — while the
+collection that would free it walks every object alive at start-up: about
+25 ms of every run's fixed cost (``syncline run`` keeps the collector off until
+its run is leased, so all of start-up is young and a cheaper partial
+collection would walk it all the same).
 """
 
 from __future__ import annotations
@@ -21,7 +30,6 @@ __all__ = ["tune_gc_for_delivery", "tune_gc_for_runs"]
 
 
 def _tune(first: int, second: int | None = None, third: int | None = None) -> None:
-    gc.collect()
     gc.freeze()
     _, old_second, old_third = gc.get_threshold()
     gc.set_threshold(first, second or old_second, third or old_third)
