@@ -64,11 +64,13 @@ async def test_callers_trace_hook_still_runs(server: FaultServer) -> None:
     assert seen.count("http11.send_request_headers.started") == 2
 
 
-async def test_the_connection_pool_is_built_on_the_first_request(
+async def test_no_ca_bundle_is_loaded_without_an_https_request(
     server: FaultServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Building httpx's pool loads the CA bundle into an SSL context; a client that
-    # never sends (a file or database run builds some) must not pay for it.
+    # Building httpx's https:// pool loads the CA bundle into an SSL context; a
+    # client that never sends (a file or database run builds some), or sends only
+    # plain http:// (tests/http/test_tls_pool.py has the https:// side), must not
+    # pay for it.
     loads: list[object] = []
     original = ssl.SSLContext.load_verify_locations
 
@@ -83,4 +85,29 @@ async def test_the_connection_pool_is_built_on_the_first_request(
     server.route("GET", "/x", lambda r: {})
     async with Client(make_spec()) as client:
         await client.send(client.build_request("GET", f"{server.url}/x"))
-    assert len(loads) == 1
+    assert loads == []
+
+
+async def test_response_bodies_are_read_in_chunks_of_256_kib(
+    server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpcore reads 64 KiB at a time by default; each read costs tens of
+    # microseconds of Python, so large pages are read in larger chunks.
+    import httpcore._backends.anyio as backend
+
+    from syncline.http.client import READ_CHUNK
+
+    asked: list[int] = []
+    original = backend.AnyIOStream.read
+
+    async def counting(self: Any, max_bytes: int, *args: Any, **kwargs: Any) -> bytes:
+        asked.append(max_bytes)
+        return await original(self, max_bytes, *args, **kwargs)
+
+    monkeypatch.setattr(backend.AnyIOStream, "read", counting)
+    body = [{"n": i, "text": "x" * 100} for i in range(8000)]
+    server.route("GET", "/big", lambda r: body)
+    async with Client(make_spec()) as client:
+        response = await client.send(client.build_request("GET", f"{server.url}/big"))
+    assert orjson.loads(response.content) == body
+    assert asked and set(asked) == {READ_CHUNK} and READ_CHUNK == 256 * 1024
