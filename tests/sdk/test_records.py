@@ -110,6 +110,28 @@ def test_break_leaves_the_rest_for_the_next_call() -> None:
     assert tags(outcome.remaining) == [2, 3]
 
 
+@pytest.mark.parametrize(("limit", "taken"), [(None, 4), (2, 2), (9, 4)])
+def test_take_consumes_the_first_records_at_once(limit: int | None, taken: int) -> None:
+    items = make("1", "", "3", "4")
+    records = Records(items)
+    assert records.take(limit) == items[:taken]
+    assert records.peek() == (items[taken] if taken < 4 else None)
+    with pytest.raises(IteratorMisuse, match="no current record"):
+        records.postpone()
+    with pytest.raises(IteratorMisuse, match=r"called after Records\.take"):
+        records.all()
+    outcome = records.close(RecordsError({1: PermanentError("bad")}))
+    assert tags(outcome.succeeded) == [i for i in range(taken) if i != 1]
+    assert tags([item for item, _ in outcome.failed]) == [1]
+    assert tags(outcome.remaining) == list(range(taken, 4))
+
+
+def test_take_refuses_a_limit_that_is_not_a_positive_int() -> None:
+    for limit in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="limit must be None or an int >= 1"):
+            Records(make("1")).take(limit)  # type: ignore[arg-type]
+
+
 def test_same_yields_only_the_first_operation_and_skips_without_consuming() -> None:
     items = make("", "1", "", "2", "")
     records = Records(items)

@@ -151,6 +151,10 @@ class IteratorMisuse(RuntimeError):
     """
 
 
+_IN_ORDER = (None, "all()", "take()")
+"""Shapes that read from the start, in order: every position before the cursor was read."""
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome(Generic[T]):
     """What happened to every item of one call, as reported by ``close()``.
@@ -275,7 +279,7 @@ class ConsumableItems(ABC, Generic[T]):
             again = " again" if self._shape == shape else f" after {self._kind}.{self._shape}"
             raise IteratorMisuse(
                 f"{self._kind}.{shape} was called{again} in the same {self._call} call: "
-                f"use exactly one of all(), {self._group_shape} or first() per call; "
+                f"use exactly one of all(), take(), {self._group_shape} or first() per call; "
                 f"the {self._nouns} not read are handed to the next call"
             )
         self._shape = shape
@@ -290,6 +294,24 @@ class ConsumableItems(ABC, Generic[T]):
         """
         self._begin("all()")
         return self._iterate(None)
+
+    def take(self, limit: int | None = None) -> list[T]:
+        """Consume the first ``limit`` pending items (all of them when None) at once.
+
+        The same as reading them with ``all()`` and breaking out of the loop
+        after the last one — the rest is left for the next call — for a call
+        that writes what it reads and never postpones nor discards: no item
+        is current afterwards, so ``postpone()`` and ``discard()`` refuse, and
+        nothing else may be read in this call. Cheaper than the loop: no
+        per-item bookkeeping.
+        """
+        if limit is not None and (type(limit) is not int or limit < 1):
+            raise ValueError(f"{self._kind}.take(limit): limit must be None or an int >= 1")
+        self._begin("take()")
+        items = self._items
+        end = len(items) if limit is None else min(len(items), limit)
+        self._cursor = end
+        return list(items[:end])
 
     def _same_group(self, shape: str) -> Iterator[T]:
         self._begin(shape)
@@ -317,7 +339,7 @@ class ConsumableItems(ABC, Generic[T]):
         """
         self._check_open("peek()")
         items = self._items
-        group = self._grouper(items[0]) if self._shape not in (None, "all()") else None
+        group = self._grouper(items[0]) if self._shape not in _IN_ORDER else None
         # Positions at or after the cursor are all pending (see _iterate).
         for i in range(self._cursor, len(items)):
             if group is None or group(items[i]):
@@ -463,7 +485,7 @@ class ConsumableItems(ABC, Generic[T]):
         pending position is a consumed one.
         """
         state = self._state
-        if self._shape != "all()":
+        if self._shape not in _IN_ORDER:
             return state
         hi = self._cursor
         settled = bytearray(state)
@@ -492,7 +514,7 @@ class ConsumableItems(ABC, Generic[T]):
         hi = self._cursor
         discarded = [(items[i], e) for i, e in self._discarded]
         state = self._state
-        if self._shape == "all()" and _POSTPONED not in state and _DISCARDED not in state:
+        if self._shape in _IN_ORDER and _POSTPONED not in state and _DISCARDED not in state:
             # The common case: the first ``hi`` items were read, the rest not.
             consumed = list(items[:hi])
             remaining = list(items[hi:])

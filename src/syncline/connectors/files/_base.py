@@ -14,7 +14,6 @@ import errno
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from itertools import islice
 from operator import attrgetter
 from typing import Any, ClassVar
 
@@ -167,9 +166,9 @@ class FileConnector(ABC):
         """
         options, path = await self._where()
         header, encode = self.encoder(options, schema)
-        # islice stops after batch_size records without pulling one more: the
-        # records not taken stay pending for the next call.
-        taken = list(islice(records.all(), options.batch_size))
+        # The records not taken stay pending for the next call. A record the
+        # file cannot hold fails alone (RecordsError), so none is discarded.
+        taken = records.take(options.batch_size)
         ids: list[str | None] = [record_id or None for record_id in map(_ID, taken)]
         attributes: list[dict[str, Any]] = list(map(_ATTRIBUTES, taken))
         del taken
