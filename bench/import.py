@@ -43,6 +43,7 @@ import httpx
 import orjson
 from pydantic import BaseModel
 
+from syncline.sdk import JsonRecords
 from syncline.sdk.env import Env, Problem
 from syncline.sdk.protocols import RecordsPage
 from syncline.sdk.records import Record
@@ -158,16 +159,27 @@ SCHEMA = Object(
 )
 
 
-@connector(
-    ApplicationSpec(
-        code="bench-api",
-        label="Benchmark API",
+USERS_PAGE = JsonRecords(
+    items="data", id="id", attributes="properties", updated_at="updated_at", next="next"
+)
+"""Where the records are in the API's pages: the engine decodes them (natively when valid)."""
+
+
+def _spec(code: str, label: str) -> ApplicationSpec:
+    return ApplicationSpec(
+        code=code,
+        label=label,
         as_source=AsSource(targets=("users",)),
         endpoint_groups=(EndpointGroup(("/users",), RateLimit(1_000_000, burst=100_000)),),
         settings=BenchSettings,
     )
-)
+
+
+@connector(_spec("bench-api", "Benchmark API"))
 class BenchApi:
+    """The connector as docs/writing-a-connector.md recommends for a JSON API:
+    ``RecordsPage.from_json``, so the engine decodes and validates each page."""
+
     def __init__(self, env: Env[BenchSettings]) -> None:
         self.env = env
 
@@ -176,6 +188,23 @@ class BenchApi:
 
     async def record_schema(self, target: str, role: Role) -> Object:
         return SCHEMA
+
+    async def records(
+        self, target: str, updated_at: datetime | None, cursor: str | None, schema: Object
+    ) -> RecordsPage:
+        settings = await self.env.settings.load()
+        response = await self.env.http.request(
+            "GET",
+            f"{settings.base_url}/users",
+            params={"after": cursor or "0", "limit": settings.page_size},
+        )
+        return RecordsPage.from_json(response.content, USERS_PAGE)
+
+
+@connector(_spec("bench-api-records", "Benchmark API (hand-built records)"))
+class BenchApiRecords(BenchApi):
+    """The same API read the other way: the connector parses each page and builds
+    ``Record`` values itself, and the engine validates them (``--connectors records``)."""
 
     async def records(
         self, target: str, updated_at: datetime | None, cursor: str | None, schema: Object
@@ -216,8 +245,14 @@ def _fresh_directory(work: Path) -> None:
     work.mkdir(parents=True)
 
 
-async def engine(url: str, page_size: int, destination: str, work: Path) -> int:
-    """A full import through run_pipeline into a fresh destination; return records written."""
+async def engine(
+    url: str, page_size: int, destination: str, work: Path, source: str = "bench-api"
+) -> int:
+    """A full import through run_pipeline into a fresh destination; return records written.
+
+    ``source`` is the connector: ``bench-api`` (pages via ``RecordsPage.from_json``)
+    or ``bench-api-records`` (records built by the connector).
+    """
     import syncline.connectors.files.jsonl
     import syncline.connectors.sqlite  # noqa: F401 - registers sqlite
     from syncline.engine.config.model import PipelineConfig
@@ -228,7 +263,7 @@ async def engine(url: str, page_size: int, destination: str, work: Path) -> int:
     store = await open_store(workspace=Workspace(work / "home"))
     try:
         await store.connections.save(
-            "api", connector="bench-api", roles=["source"],
+            "api", connector=source, roles=["source"],
             settings={"base_url": url, "page_size": page_size},
         )  # fmt: skip
         if destination == "sqlite":
@@ -261,24 +296,43 @@ async def engine(url: str, page_size: int, destination: str, work: Path) -> int:
         await store.close()
 
 
+SOURCES = {"json": "bench-api", "records": "bench-api-records"}
+"""--connectors: how the source connector hands over its pages (see BenchApi)."""
+
+
 def measure(
-    records: int, page_sizes: list[int], repeat: int, destinations: list[str]
+    records: int,
+    page_sizes: list[int],
+    repeat: int,
+    destinations: list[str],
+    styles: tuple[str, ...] = ("json",),
 ) -> dict[str, Any]:
+    """Records/s of the ceiling and of each destination × connector style, interleaved.
+
+    A case is named by its destination, followed by ``/records`` for the
+    hand-built connector style (``jsonl``, ``jsonl/records``, ...).
+    """
     process, url = start_server(records, page_sizes, prerender=True)
+    engines = [
+        (d if style == "json" else f"{d}/{style}", d, SOURCES[style])
+        for d in destinations
+        for style in styles
+    ]
     results: dict[str, list[float]] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for rep in range(repeat):
                 for size in page_sizes:
-                    cases = [("ceiling", None), *((d, d) for d in destinations)]
+                    cases: list[tuple[str, str | None, str]] = [("ceiling", None, ""), *engines]
                     # Rotate the order each repetition, so no case always runs first.
                     cases = cases[rep % len(cases) :] + cases[: rep % len(cases)]
-                    for name, destination in cases:
+                    for name, destination, source in cases:
                         began = time.perf_counter()
                         if destination is None:
                             n = asyncio.run(ceiling(url, size))
                         else:
-                            n = asyncio.run(engine(url, size, destination, Path(tmp) / "w"))
+                            work = Path(tmp) / "w"
+                            n = asyncio.run(engine(url, size, destination, work, source))
                         seconds = time.perf_counter() - began
                         assert n == records, (name, n)
                         key = f"{name} page={size}"
@@ -292,8 +346,8 @@ def measure(
     medians = {key: statistics.median(values) for key, values in results.items()}
     for size in page_sizes:
         base = medians[f"ceiling page={size}"]
-        for d in destinations:
-            key = f"{d} page={size}"
+        for name, _, _ in engines:
+            key = f"{name} page={size}"
             print(f"{key}: median {medians[key]:,.0f} records/s = {medians[key] / base:.0%} of ceiling "
                   f"({base:,.0f})")  # fmt: skip
     return {"medians": medians, "runs": results}
@@ -361,10 +415,32 @@ def breakdown(records: int) -> dict[str, float]:
         ):
             totals[name] += ended - began
     steps = {name: seconds / records * 1e6 for name, seconds in totals.items()}
+    steps.update(json_pages(pages, records))
     steps.update(native_reference(pages, records))
     for name, micros in steps.items():
         print(f"{name:<42} {micros:6.2f} µs/record")
     return steps
+
+
+def json_pages(pages: list[bytes], records: int) -> dict[str, float]:
+    """What ``RecordsPage.from_json`` pages cost the engine instead of the first three steps.
+
+    The engine's decoding of each page against the schema (syncline.sdk.json_records):
+    parse, build ``Record`` values and validate in one native pass, page by page.
+    """
+    from syncline.sdk.json_records import JsonPage, decode
+
+    clock = time.process_time
+    spent = 0.0
+    validated = 0
+    for raw in pages:
+        t0 = clock()
+        page = decode(JsonPage(raw, USERS_PAGE, None, None), SCHEMA)
+        spent += clock() - t0
+        validated += page.validated
+        del page
+    assert validated == len(pages), "every page must be decoded natively"
+    return {"RecordsPage.from_json: decode + validate natively": spent / records * 1e6}
 
 
 def native_reference(pages: list[bytes], records: int) -> dict[str, float]:
@@ -460,6 +536,11 @@ def main() -> None:
     parser.add_argument("--page-sizes", default="100,1000")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--destinations", default="sqlite,jsonl")
+    parser.add_argument(
+        "--connectors",
+        default="json",
+        help="comma-separated: json (RecordsPage.from_json), records (hand-built Record values)",
+    )
     parser.add_argument("--rss", help="comma-separated record counts for the peak-RSS runs")
     parser.add_argument("--destination", default="sqlite")
     parser.add_argument("--breakdown", action="store_true", help="CPU cost per record of each step")
@@ -481,7 +562,11 @@ def main() -> None:
     elif args.rss:
         result = rss([int(c) for c in args.rss.split(",")], args.destination)
     else:
-        result = measure(args.records, sizes, args.repeat, args.destinations.split(","))
+        styles = tuple(args.connectors.split(","))
+        unknown = set(styles) - set(SOURCES)
+        if unknown:
+            parser.error(f"--connectors: unknown {', '.join(sorted(unknown))}; use json, records")
+        result = measure(args.records, sizes, args.repeat, args.destinations.split(","), styles)
     print(json.dumps(result, indent=2, default=str))
 
 

@@ -29,11 +29,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import orjson
-
 from syncline.sdk.env import Env, Problem
 from syncline.sdk.protocols import RecordsPage
-from syncline.sdk.records import Record
 from syncline.sdk.registry import connector
 from syncline.sdk.spec import ApplicationSpec, AsSource, EndpointGroup, RateLimit
 from syncline.types import Object, Role
@@ -73,10 +70,7 @@ class BenchPeersApi:
         if updated_at is not None:
             params["updated_since"] = updated_at.isoformat()
         response = await self.env.http.request("GET", f"{settings.base_url}/users", params=params)
-        body = orjson.loads(response.content)
-        parse = datetime.fromisoformat
-        records = [Record(r["id"], r["properties"], parse(r["updated_at"])) for r in body["data"]]
-        return RecordsPage(records, body["next"], body["next"] is None)
+        return RecordsPage.from_json(response.content, _bench.USERS_PAGE)
 
 
 async def setup(workdir: Path, url: str, page_size: int) -> None:

@@ -18,6 +18,7 @@ from syncline.sdk.errors import (
     SpecError,
 )
 from syncline.sdk.events import Event, Events, EventType, EventTypeInfo
+from syncline.sdk.json_records import JsonRecords
 from syncline.sdk.protocols import (
     Checker,
     EventSender,
@@ -81,6 +82,7 @@ __all__ = [
     "HeaderDriven",
     "HttpClient",
     "IteratorMisuse",
+    "JsonRecords",
     "OAuthAccountProvider",
     "OAuthSpec",
     "Outcome",

@@ -7,7 +7,6 @@ two agree (see :mod:`syncline.sdk.registry`). Every method is ``async``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -18,6 +17,7 @@ from syncline.types import Object, Role
 if TYPE_CHECKING:
     from syncline.sdk.env import Problem
     from syncline.sdk.events import Events, EventType
+    from syncline.sdk.json_records import JsonPage, JsonRecords
     from syncline.sdk.records import Record, Records
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
 class RecordsPage:
     """One page of a read: the records, the cursor for the next call, and whether the read is done.
 
@@ -38,11 +37,125 @@ class RecordsPage:
     page's records are written and handed back, unchanged, to the next
     ``records()`` call — also after a crash, so it must be valid in a new
     process. ``done=True`` ends the read; ``cursor`` is then ignored.
+
+    ``RecordsPage(records, cursor, done)`` holds records the connector built.
+    :meth:`from_json` holds a JSON body instead, decoded by the engine (see
+    :mod:`syncline.sdk.json_records`); its ``records``, ``cursor`` and
+    ``done`` are decoded on first access. Immutable; compares by value.
     """
 
-    records: list[Record]
-    cursor: str | None
-    done: bool
+    __slots__ = ("_cursor", "_done", "_json", "_records")
+    __match_args__ = ("records", "cursor", "done")
+    __hash__ = None  # type: ignore[assignment]  # records are not hashable
+
+    _records: list[Record] | None
+    _cursor: str | None
+    _done: bool
+    _json: JsonPage | None
+
+    def __init__(self, records: list[Record], cursor: str | None, done: bool) -> None:
+        object.__setattr__(self, "_records", records)
+        object.__setattr__(self, "_cursor", cursor)
+        object.__setattr__(self, "_done", done)
+        object.__setattr__(self, "_json", None)
+
+    @classmethod
+    def from_json(
+        cls,
+        body: bytes,
+        shape: JsonRecords,
+        *,
+        cursor: str | None = None,
+        done: bool | None = None,
+    ) -> RecordsPage:
+        """A page of the records in the JSON ``body``, found where ``shape`` says.
+
+        With ``shape.next`` the body gives the next cursor and whether the read
+        is done; without it, pass ``done`` (and ``cursor`` when not done).
+        Nothing is parsed here: the engine decodes the body with the run's
+        schema, validating every item natively in the same pass when it can.
+        A body that is not JSON or not of that shape fails the read with a
+        ``PermanentError`` that names the path.
+        """
+        from syncline.sdk.json_records import JsonPage, JsonRecords
+
+        if not isinstance(shape, JsonRecords):
+            raise TypeError(
+                f"RecordsPage.from_json: shape must be a JsonRecords, got {type(shape).__name__}"
+            )
+        if not isinstance(body, bytes | bytearray | memoryview):
+            raise TypeError(
+                "RecordsPage.from_json: body must be the response's bytes (response.content), "
+                f"got {type(body).__name__}"
+            )
+        if shape.next is not None and (cursor is not None or done is not None):
+            raise ValueError(
+                "RecordsPage.from_json: the body gives the cursor (shape.next is set); do not "
+                "pass cursor or done"
+            )
+        if shape.next is None and done is None:
+            raise ValueError(
+                "RecordsPage.from_json: pass done (and the cursor when not done), or name the "
+                "cursor's member in JsonRecords(next=...)"
+            )
+        page = cls.__new__(cls)
+        object.__setattr__(page, "_records", None)
+        object.__setattr__(page, "_cursor", cursor)
+        object.__setattr__(page, "_done", bool(done))
+        object.__setattr__(page, "_json", JsonPage(bytes(body), shape, cursor, done))
+        return page
+
+    @property
+    def json(self) -> JsonPage | None:
+        """The undecoded body of a :meth:`from_json` page (for the engine), else None."""
+        return self._json
+
+    @property
+    def records(self) -> list[Record]:
+        """The page's records (a :meth:`from_json` page decodes them generically here)."""
+        if self._records is None:
+            self._decode()
+        assert self._records is not None
+        return self._records
+
+    @property
+    def cursor(self) -> str | None:
+        if self._records is None:
+            self._decode()
+        return self._cursor
+
+    @property
+    def done(self) -> bool:
+        if self._records is None:
+            self._decode()
+        return self._done
+
+    def _decode(self) -> None:
+        from syncline.sdk.json_records import decode
+
+        assert self._json is not None
+        decoded = decode(self._json)
+        object.__setattr__(self, "_cursor", decoded.cursor)
+        object.__setattr__(self, "_done", decoded.done)
+        object.__setattr__(self, "_records", decoded.records)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"RecordsPage is immutable; cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"RecordsPage is immutable; cannot delete {name}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RecordsPage):
+            return NotImplemented
+        return (self.records, self.cursor, self.done) == (other.records, other.cursor, other.done)
+
+    def __repr__(self) -> str:
+        if self._records is None:
+            return f"RecordsPage.from_json(<{len(self._json.body) if self._json else 0} bytes>)"
+        return (
+            f"RecordsPage(records={self._records!r}, cursor={self._cursor!r}, done={self._done!r})"
+        )
 
 
 @runtime_checkable

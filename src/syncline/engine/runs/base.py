@@ -92,11 +92,13 @@ class BatchedRun(ABC):
             cursor,
             schema,
             ahead=min(size, READ_AHEAD),
+            native=self.native_pages,
+            layouts=self.source.spec.time_layouts,
         ) as reader:
             async for page in reader:
                 tally.time("read", page.seconds)
                 records = page.records
-                self.prepare_page(records)
+                self.prepare_page(records, page.validated)
                 read_in_batch += len(records)
                 # Per page, not per record: a later version replaces an earlier
                 # one in place (the key keeps its first position), as one
@@ -115,12 +117,17 @@ class BatchedRun(ABC):
                     await self.write_batch(full, cursor)
                     del full
 
-    def prepare_page(self, records: list[Record]) -> None:
+    native_pages: bool = False
+    """Decode ``RecordsPage.from_json`` pages against the read's schema (see
+    :mod:`.reader`), so that pages whose items are all valid arrive validated."""
+
+    def prepare_page(self, records: list[Record], validated: bool) -> None:
         """Work on a page's records as soon as it is read (default: nothing).
 
         Called once per page, in read order, before the page joins its batch
         (so before deduplication); a batch is the pages prepared since the
         previous one. A page's records are still in the CPU's caches here.
+        ``validated`` is the reader's ``Page.validated``.
         """
         return None
 

@@ -29,6 +29,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from syncline.engine.runs.base import BatchedRun
 from syncline.engine.runs.steps import RecordSteps
@@ -54,6 +55,8 @@ class _Prepared:
 
 class ImportRun(BatchedRun):
     """One import run over opened connectors; :meth:`execute` does the whole run."""
+
+    native_pages = True
 
     steps: RecordSteps
     writer: BatchWriter
@@ -84,6 +87,9 @@ class ImportRun(BatchedRun):
         # they arrive (see prepare_page); the batch then only gathers them.
         self._page_validate = self.steps.validate if self.steps.passthrough else None
         self._unchecked: dict[int, Record] = {}
+        # With a filter or a mapping: records of pages the reader validated,
+        # held by object like _unchecked (their id() cannot be reused).
+        self._checked: dict[int, Record] = {}
         self._queue: asyncio.Queue[_Prepared | None] = asyncio.Queue(maxsize=1)
         self._writing = asyncio.create_task(self._write_loop(), name="syncline-import-writer")
         try:
@@ -179,11 +185,13 @@ class ImportRun(BatchedRun):
             del item  # the batch is not held while waiting for the next one
             self._queue.task_done()
 
-    def prepare_page(self, records: list[Record]) -> None:
+    def prepare_page(self, records: list[Record], validated: bool) -> None:
         """Validate a page's records in place, while they are still in the CPU's caches.
 
-        Only without a filter and a mapping (otherwise :meth:`_transform` does
-        every step per batch). A record that passes gets its normalized
+        A page the reader ``validated`` (decoded natively against the schema)
+        needs nothing more. Otherwise, without a filter and a mapping, every
+        record is validated here (with them, :meth:`_transform` does every
+        step per batch). A record that passes gets its normalized
         attributes; one that does not — a read error, no ID, a validation
         error — is kept aside untouched, and :meth:`_transform` takes it
         through the general path, which counts and stores its error only if
@@ -192,6 +200,10 @@ class ImportRun(BatchedRun):
         object, so its ``id()`` cannot be reused while the batch is open.
         """
         validate = self._page_validate
+        if validated:
+            if validate is None:
+                self._checked.update(zip(map(id, records), records, strict=True))
+            return
         if validate is None:
             return
         began = time.perf_counter()
@@ -219,6 +231,7 @@ class ImportRun(BatchedRun):
         steps = self.steps
         prepared = self._page_validate is not None
         unchecked, self._unchecked = self._unchecked, {}
+        checked, self._checked = self._checked, {}
         if prepared and not unchecked:
             # The common case: every record of the batch passed validation.
             out = list(batch.values())
@@ -231,10 +244,13 @@ class ImportRun(BatchedRun):
             if prepared and id(record) not in unchecked:
                 append(record)
                 continue
-            values = steps.source_values(record_id, record.attributes, record.error)
-            if values is None:
-                continue
-            values = steps.destination_values(record_id, values)
+            values: dict[str, Any] | None = (
+                record.attributes
+                if id(record) in checked
+                else steps.source_values(record_id, record.attributes, record.error)
+            )
+            if values is not None:
+                values = steps.destination_values(record_id, values)
             if values is None:
                 continue
             record.attributes = values

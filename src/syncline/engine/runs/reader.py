@@ -6,6 +6,12 @@ queue, so fetching the next pages overlaps validating and writing the current
 batch, and memory holds a bounded number of records whatever the page size. The cursor a page carries is the one to pass for the
 *next* page; the run checkpoints it only after that page's records are written,
 so reading ahead never moves the durable position past unwritten records.
+
+A page a connector returns with ``RecordsPage.from_json`` is decoded here, in
+the reading task. Given ``layouts`` (``native=True``), it is decoded against
+the read's schema: a page whose every item is valid comes out already
+validated and normalized (``Page.validated``), in the same native pass that
+parses it; any other page is decoded generically, for the run to validate.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from syncline.sdk.json_records import decode
 from syncline.sdk.protocols import RecordsPage
 from syncline.sdk.records import Record
-from syncline.types import Object
+from syncline.types import Object, TimeLayouts
 
 __all__ = ["Page", "PageReader", "SourceContractError"]
 
@@ -30,12 +37,18 @@ class SourceContractError(RuntimeError):
 
 @dataclass(slots=True)
 class Page:
-    """One page as read: its records, the cursor after it, and whether the read is done."""
+    """One page as read: its records, the cursor after it, and whether the read is done.
+
+    ``validated``: every record's attributes are what the run's validator
+    (the read's schema and ``layouts``) returns for them, and each has an ID
+    and no error; the run need not validate them again.
+    """
 
     records: list[Record]
     cursor: str | None
     done: bool
     seconds: float
+    validated: bool = False
 
 
 class PageReader:
@@ -55,12 +68,16 @@ class PageReader:
         schema: Object,
         *,
         ahead: int = 1000,
+        native: bool = False,
+        layouts: TimeLayouts | None = None,
     ) -> None:
         self._source = source
         self._target = target
         self._updated_at = updated_at
         self._cursor = cursor
         self._schema = schema
+        self._native = native
+        self._layouts = layouts
         self._queue: asyncio.Queue[Page | BaseException | None] = asyncio.Queue()
         self._ahead = ahead
         self._queued = 0  # records in the queue
@@ -81,15 +98,23 @@ class PageReader:
                         f"records() of the source returned {type(page).__name__}, not "
                         "RecordsPage(records, cursor, done); fix the connector"
                     )
-                seconds = time.perf_counter() - began
-                self._queued += len(page.records)
-                self._queue.put_nowait(Page(page.records, page.cursor, page.done, seconds))
+                body = page.json
+                if body is not None:
+                    decoded = decode(body, self._schema, self._layouts, native=self._native)
+                    read = Page(
+                        decoded.records, decoded.cursor, decoded.done, 0.0, decoded.validated
+                    )
+                else:
+                    read = Page(page.records, page.cursor, page.done, 0.0)
+                read.seconds = time.perf_counter() - began
+                self._queued += len(read.records)
+                self._queue.put_nowait(read)
                 if self._queued >= self._ahead:
                     self._room.clear()
                     await self._room.wait()
-                if page.done:
+                if read.done:
                     break
-                cursor = page.cursor
+                cursor = read.cursor
             self._queue.put_nowait(None)
         except asyncio.CancelledError:
             raise
