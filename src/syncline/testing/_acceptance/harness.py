@@ -22,6 +22,7 @@ from syncline.http import Client
 from syncline.sdk.env import Env
 from syncline.sdk.errors import RetryableError
 from syncline.sdk.events import Event, Events
+from syncline.sdk.json_records import decode
 from syncline.sdk.protocols import RecordsPage
 from syncline.sdk.records import ConsumableItems, Record, Records
 from syncline.sdk.registry import Registered, registered
@@ -204,7 +205,12 @@ class Harness:
         max_pages: int = 10_000,
         pages: int | None = None,
     ) -> tuple[list[Record], list[RecordsPage]]:
-        """Read ``target`` to ``done`` (or ``pages`` pages); returns the records and the pages."""
+        """Read ``target`` to ``done`` (or ``pages`` pages); returns the records and the pages.
+
+        A ``RecordsPage.from_json`` page is decoded as the engine decodes it
+        (against the schema, natively when it can) and kept as the page of
+        records that gives.
+        """
         schema: Object = await connector.record_schema(target, Role.SOURCE)
         records: list[Record] = []
         seen: list[RecordsPage] = []
@@ -215,6 +221,9 @@ class Harness:
                     f"records({target!r}) returned {type(page).__name__}, not a RecordsPage: "
                     "return RecordsPage(records, cursor, done)"
                 )
+            if page.json is not None:
+                decoded = decode(page.json, schema, self.spec.time_layouts)
+                page = RecordsPage(decoded.records, decoded.cursor, decoded.done)
             seen.append(page)
             records.extend(page.records)
             if page.done or (pages is not None and len(seen) >= pages):
