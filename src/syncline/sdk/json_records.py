@@ -447,9 +447,24 @@ def _page_type(shape: JsonRecords, item: type[msgspec.Struct]) -> tuple[Any, Any
     return getter(items_path), (getter(next_path) if next_path else None), root
 
 
-@functools.lru_cache(maxsize=64)
+_LAST: list[tuple[JsonRecords, Object, TimeLayouts | None, _Plan | None]] = []
+"""The plans looked up last, by identity: a read passes the same three objects for
+every page, and hashing a large schema per page costs more than the lookup saves."""
+
+
 def _plan(shape: JsonRecords, schema: Object, layouts: TimeLayouts | None) -> _Plan | None:
     """The native decoder of ``shape`` and ``schema``, or None when the schema has none."""
+    for known in tuple(_LAST):
+        if known[0] is shape and known[1] is schema and known[2] is layouts:
+            return known[3]
+    plan = _plan_of(shape, schema, layouts)
+    _LAST.insert(0, (shape, schema, layouts, plan))
+    del _LAST[8:]
+    return plan
+
+
+@functools.lru_cache(maxsize=64)
+def _plan_of(shape: JsonRecords, schema: Object, layouts: TimeLayouts | None) -> _Plan | None:
     extra: list[tuple[str, Any]] = []
     if shape.attributes is None:
         extra.append((shape.id, str | int | msgspec.UnsetType))

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import sys
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import attrgetter, itemgetter
+from itertools import repeat
+from operator import attrgetter, itemgetter, setitem
 from typing import Annotated, Any
 
 import msgspec
@@ -89,7 +91,9 @@ class NativeAttributes:
     """
 
     struct: type[msgspec.Struct]
-    times: tuple[str, ...]
+    times: tuple[tuple[str, bool], ...]
+    """Each date-time property's name, and whether every record has a text for it
+    (required and not nullable: no row needs to be looked at first)."""
     extra: tuple[str, ...]
 
     def finish(self, decoded: Sequence[msgspec.Struct]) -> list[dict[str, Any]] | None:
@@ -103,14 +107,14 @@ class NativeAttributes:
         for name in self.extra:
             for row in rows:
                 row.pop(name, None)
-        for name in self.times:
+        for name, always in self.times:
             # A nullable date-time may be null (None stays None) or absent.
-            present = [row for row in rows if row.get(name) is not None]
+            present = rows if always else [row for row in rows if row.get(name) is not None]
             moments = read_iso_datetimes(list(map(itemgetter(name), present)))
             if moments is None:
                 return None
-            for row, moment in zip(present, moments, strict=True):
-                row[name] = moment
+            # Stored by C calls: no Python frame per row.
+            deque(map(setitem, present, repeat(name), moments), maxlen=0)
         return rows
 
 
@@ -170,7 +174,7 @@ def native_attributes(
         return None
     fields: list[tuple[str, Any, Any] | tuple[str, Any]] = []
     rename: dict[str, str] = {}
-    times: list[str] = []
+    times: list[tuple[str, bool]] = []
     for index, prop in enumerate(schema.properties):
         annotation = _annotation(prop.type)
         if annotation is None:
@@ -185,7 +189,7 @@ def native_attributes(
         else:
             fields.append((field, annotation))
         if isinstance(prop.type, m.DateTime):
-            times.append(prop.name)
+            times.append((prop.name, not (prop.read_optional or prop.nullable)))
     for index, (name, annotation) in enumerate(extra):
         field = f"x{index}"
         rename[field] = name
