@@ -192,13 +192,16 @@ class BenchApi:
     async def records(
         self, target: str, updated_at: datetime | None, cursor: str | None, schema: Object
     ) -> RecordsPage:
+        return RecordsPage.from_json(await self.page(cursor), USERS_PAGE)
+
+    async def page(self, cursor: str | None) -> bytes:
         settings = await self.env.settings.load()
         response = await self.env.http.request(
             "GET",
             f"{settings.base_url}/users",
             params={"after": cursor or "0", "limit": settings.page_size},
         )
-        return RecordsPage.from_json(response.content, USERS_PAGE)
+        return response.content
 
 
 @connector(_spec("bench-api-records", "Benchmark API (hand-built records)"))
@@ -209,13 +212,7 @@ class BenchApiRecords(BenchApi):
     async def records(
         self, target: str, updated_at: datetime | None, cursor: str | None, schema: Object
     ) -> RecordsPage:
-        settings = await self.env.settings.load()
-        response = await self.env.http.request(
-            "GET",
-            f"{settings.base_url}/users",
-            params={"after": cursor or "0", "limit": settings.page_size},
-        )
-        body = orjson.loads(response.content)
+        body = orjson.loads(await self.page(cursor))
         parse = datetime.fromisoformat
         records = [Record(r["id"], r["properties"], parse(r["updated_at"])) for r in body["data"]]
         return RecordsPage(records, body["next"], body["next"] is None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from syncline.sdk.spec import (
     ApplicationSpec,
     AsSource,
@@ -45,3 +47,18 @@ def fast_group(
         timeouts=timeouts or Timeouts(connect=2.0, read=2.0, total=3.0),
         **extra,  # type: ignore[arg-type]
     )
+
+
+def count_ca_loads(monkeypatch: Any) -> list[object]:
+    """The CA bundles loaded into SSL contexts from now on (one entry per load)."""
+    import ssl
+
+    loads: list[object] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args or kwargs)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    return loads

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import ssl
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from http_fixtures import make_spec
+from http_fixtures import count_ca_loads, make_spec
 
 from syncline.http import Client, is_idempotent
 from syncline.sdk.testing.server import FaultServer
@@ -71,14 +70,7 @@ async def test_no_ca_bundle_is_loaded_without_an_https_request(
     # client that never sends (a file or database run builds some), or sends only
     # plain http:// (tests/http/test_tls_pool.py has the https:// side), must not
     # pay for it.
-    loads: list[object] = []
-    original = ssl.SSLContext.load_verify_locations
-
-    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        loads.append(args or kwargs)
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    loads = count_ca_loads(monkeypatch)
     async with Client(make_spec()):
         pass
     assert loads == []

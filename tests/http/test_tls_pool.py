@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from http_fixtures import fast_group, make_spec
+from http_fixtures import count_ca_loads, fast_group, make_spec
 
 from syncline.http import Client
 from syncline.sdk.errors import RetryableError
@@ -113,14 +113,7 @@ async def test_https_after_http_verifies_against_the_configured_ca(
     tls_server: TlsServer, server: FaultServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_server.ca_file))
-    loads: list[object] = []
-    original = ssl.SSLContext.load_verify_locations
-
-    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        loads.append(args or kwargs)
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    loads = count_ca_loads(monkeypatch)
     server.route("GET", "/x", lambda r: {})
     async with Client(_spec()) as client:
         await client.request("GET", f"{server.url}/x")
