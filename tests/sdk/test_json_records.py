@@ -291,6 +291,24 @@ def test_a_body_that_is_the_array_takes_the_cursor_from_the_connector() -> None:
     assert page.done is True and page.cursor is None and page.records[0].id == "u1"
 
 
+def test_ids_and_cursors_past_64_bits_are_what_the_generic_reading_makes_of_them() -> None:
+    # orjson reads an integer past 64 bits as a float: no ID, and no cursor.
+    body = json.dumps({"data": [{"id": 2**70, "properties": _item(1)["properties"]}]}).encode()
+    decoded = decode(_page(body, JsonRecords(attributes="properties"), done=True), SCHEMA)
+    assert not decoded.validated and decoded.records[0].id == ""
+    body = json.dumps({"data": [_item(1)], "next": 2**70}).encode()
+    with pytest.raises(PermanentError, match="not a string or an integer"):
+        decode(_page(body), SCHEMA)
+
+
+def test_skipped_members_are_not_checked_by_the_native_reading() -> None:
+    # The one difference from the generic reading (see the module doc).
+    body = _body([_item(1)]).replace(b'"total":99', b'"total":1e400')
+    assert decode(_page(body), SCHEMA).validated
+    with pytest.raises(PermanentError, match="not JSON"):
+        decode(_page(body), SCHEMA, native=False)
+
+
 # -- RecordsPage and JsonRecords --------------------------------------------------------
 
 
@@ -426,14 +444,14 @@ def _cases(draw: st.DrawFn) -> tuple[t.Object, JsonRecords, bytes, Any]:
         if draw(st.integers(0, 9)) == 0:
             attributes["zz"] = 1  # unknown
         item: dict[str, Any] = dict(attributes) if flat else {"values": attributes}
-        ids = ["r1", "r2", 5, -3] * 6 + ["", True, None]
+        ids = ["r1", "r2", 5, -3] * 6 + ["", True, None, 2**63, 2**70, 1.5]
         item["id"] = draw(st.sampled_from(ids))
         if stamp is not None and draw(st.integers(0, 4)):
             item[stamp] = draw(st.sampled_from([*_TIMES[:9] * 4, *_TIMES[9:], None, 5]))
         if draw(st.integers(0, 39)) == 0:
             item = draw(st.sampled_from([[], "x", 1]))  # type: ignore[assignment]
         items.append(item)
-    next_value = draw(st.sampled_from([None, "", "n2", 7, 1.5]))
+    next_value = draw(st.sampled_from([None, "", "n2", 7, 1.5, 2**64, 2**70]))
     page = {"items": items, "next": next_value, "other": [1, {"x": 2}]}
     body = {"page": page, "cursor": next_value}
     # The standard library writes integers past 64 bits, which orjson refuses to.

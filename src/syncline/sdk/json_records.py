@@ -18,7 +18,11 @@ if the connector had built it by hand: same records, same errors, same
 counts. Anyone else reading ``page.records`` (tests, the acceptance suite)
 gets the generic records.
 
-The generic reading, which defines the result either way:
+The generic reading, which defines the result either way (with one
+difference: the native pass skips the members it does not read without
+checking them, so a body whose skipped parts are not valid JSON text — bytes
+that are not UTF-8, a number beyond a double — is still read natively when the
+members it reads are valid, where the generic reading refuses the page):
 
 * ``items`` is the dotted path of the array of items (``""``: the body is the
   array). A body that is not JSON, or has no array there, fails the page
@@ -43,7 +47,7 @@ import datetime as _dt
 import functools
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
@@ -306,6 +310,11 @@ def _kind(value: Any) -> str:
 
 # -- the native reading ---------------------------------------------------------
 
+_INT = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
+"""An ID or a cursor that is a number: past 64 bits orjson (the generic reading)
+makes a float of it, which is no ID and no cursor, so the native reading stops
+there too and leaves such a page to the generic one."""
+
 
 class _Plan:
     """The native decoder of one shape and one schema."""
@@ -321,7 +330,7 @@ class _Plan:
         else:
             assert shape.attributes is not None
             fields: list[Any] = [
-                ("i", str | int | msgspec.UnsetType, msgspec.UNSET),
+                ("i", str | _INT | msgspec.UnsetType, msgspec.UNSET),
                 ("a", attributes.struct),
             ]
             rename = {"i": shape.id, "a": shape.attributes}
@@ -423,7 +432,7 @@ def _page_type(shape: JsonRecords, item: type[msgspec.Struct]) -> tuple[Any, Any
             if inner is _ITEMS:
                 fields.append((field, list[item]))  # type: ignore[valid-type]
             elif inner is _CURSOR:
-                fields.append((field, str | int | None, None))
+                fields.append((field, str | _INT | None, None))
             elif items_path[: len(path)] == path:
                 fields.append((field, build(inner, path)))
             else:
@@ -467,7 +476,7 @@ def _plan(shape: JsonRecords, schema: Object, layouts: TimeLayouts | None) -> _P
 def _plan_of(shape: JsonRecords, schema: Object, layouts: TimeLayouts | None) -> _Plan | None:
     extra: list[tuple[str, Any]] = []
     if shape.attributes is None:
-        extra.append((shape.id, str | int | msgspec.UnsetType))
+        extra.append((shape.id, str | _INT | msgspec.UnsetType))
         if shape.updated_at is not None:
             extra.append((shape.updated_at, str | None | msgspec.UnsetType))
     attributes = native_attributes(schema, layouts, extra, refuse_unknown=shape.unknown == "refuse")
