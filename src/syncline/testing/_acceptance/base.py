@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 import pytest
 
 from syncline.sdk.events import Event, Events, EventTypeInfo
+from syncline.sdk.json_records import decode
+from syncline.sdk.protocols import RecordsPage
 from syncline.sdk.received import ReceivedEvent
 from syncline.sdk.testing.builders import message, records_from
 from syncline.sdk.testing.sandbox import Sandbox
@@ -150,7 +152,17 @@ class AcceptanceBase:
         if h.source_targets():
             target = h.source_targets()[0]
             schema = await connector.record_schema(target, Role.SOURCE)
-            return lambda: connector.records(target, None, None, schema)
+            layouts = h.spec.time_layouts
+
+            async def read() -> object:
+                page = await connector.records(target, None, None, schema)
+                if isinstance(page, RecordsPage) and page.json is not None:
+                    # A JSON page is decoded by the engine: a body the fault
+                    # damaged fails there, with a typed error, as it does here.
+                    decode(page.json, schema, layouts)
+                return page
+
+            return read
         if h.sends_events():
             event_cases = self._events()
 
