@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import ssl
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -110,6 +111,18 @@ def _read_larger_chunks() -> None:
         httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = READ_CHUNK
 
 
+def _proxies_in_environment() -> bool:
+    """Whether a proxy is set in the environment (``HTTPS_PROXY``, ``ALL_PROXY`` …).
+
+    Any ``<scheme>_proxy`` variable counts, in any case, as for
+    :func:`urllib.request.getproxies`, which httpx reads them with.
+    """
+    return any(
+        value and name.lower().endswith("_proxy") and name.lower() != "no_proxy"
+        for name, value in os.environ.items()
+    )
+
+
 class _PoolPerScheme(httpx.AsyncBaseTransport):
     """httpx's own transport, one for ``http://`` and one for every other scheme,
     each built on the first request that needs it.
@@ -121,15 +134,17 @@ class _PoolPerScheme(httpx.AsyncBaseTransport):
     plain ``http://`` (a local API, a sandbox, a benchmark). The ``http://``
     transport never negotiates TLS; it is given an SSL context that trusts no
     CA at all, so that if it ever did, verification would fail rather than pass.
-    Proxies from the environment are unaffected: ``httpx.AsyncClient`` mounts
-    its own transports for them, ahead of this one.
+
+    ``httpx.AsyncClient`` reads proxies from the environment only for its own
+    default transport, so this one is used only when no proxy is configured
+    there (:func:`_proxies_in_environment`); otherwise the client is built as
+    httpx builds it, proxies and all.
 
     ``limits`` apply to each transport: a client sending both ``http://`` and
     ``https://`` requests can hold up to twice ``max_connections``.
     """
 
     def __init__(self, limits: httpx.Limits) -> None:
-        _read_larger_chunks()
         self._limits = limits
         self._plain: httpx.AsyncHTTPTransport | None = None
         self._tls: httpx.AsyncHTTPTransport | None = None
@@ -289,12 +304,15 @@ class Client:
                 max_connections=self._max_connections,
                 max_keepalive_connections=min(20, self._max_connections),
             )
+            _read_larger_chunks()
             self._pool = httpx.AsyncClient(
                 follow_redirects=False,
                 timeout=httpx.Timeout(default.read, connect=default.connect, pool=default.total),
                 limits=limits,
                 headers={"user-agent": self._user_agent},
-                transport=_PoolPerScheme(limits),
+                # With a proxy in the environment, httpx's own transports (it
+                # ignores the environment's proxies when given a transport).
+                transport=None if _proxies_in_environment() else _PoolPerScheme(limits),
             )
         return self._pool
 
