@@ -12,9 +12,9 @@ The native types accept a **subset** of what the compiled validator accepts,
 never more. Whatever they refuse (a string where a number is expected, a
 float with an integral value for an ``Int``, a text ``fromisoformat`` does
 not read, an unknown property when refused, an empty string meaning null) is
-left to the caller's
-general path, which decodes generically and runs the compiled validator, so
-every error is still reported by the validator, with its own message.
+left to the caller's general path, which decodes generically and runs the
+compiled validator, so every error is still reported by the validator, with
+its own message.
 
 Supported: an :class:`~syncline.types.Object` whose properties are all
 ``String`` (``max_length`` only), ``Int``, ``Float``, ``Boolean`` or
