@@ -25,13 +25,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import os
 import ssl
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from gzip import compress as gzip_compress
 from typing import TYPE_CHECKING, Any
+from urllib.request import getproxies
 
 import httpx
 import orjson
@@ -112,15 +112,13 @@ def _read_larger_chunks() -> None:
 
 
 def _proxies_in_environment() -> bool:
-    """Whether a proxy is set in the environment (``HTTPS_PROXY``, ``ALL_PROXY`` …).
+    """Whether httpx would find a proxy for some scheme (``HTTPS_PROXY``, ``ALL_PROXY`` …).
 
-    Any ``<scheme>_proxy`` variable counts, in any case, as for
-    :func:`urllib.request.getproxies`, which httpx reads them with.
+    :func:`urllib.request.getproxies`, which httpx reads them with: the
+    ``<scheme>_proxy`` variables, in any case (and a system's proxy settings
+    where it has them). ``no_proxy`` alone names no proxy.
     """
-    return any(
-        value and name.lower().endswith("_proxy") and name.lower() != "no_proxy"
-        for name, value in os.environ.items()
-    )
+    return any(scheme != "no" for scheme in getproxies())
 
 
 class _PoolPerScheme(httpx.AsyncBaseTransport):
