@@ -299,13 +299,20 @@ def _cursor_at(body: Any, path: str) -> str | None:
     )
 
 
+_KINDS = {
+    type(None): "null (or absent)",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
+
+
 def _kind(value: Any) -> str:
     """What a JSON value is, never the value itself (it may be personal data)."""
-    if value is None:
-        return "null (or absent)"
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
-    names.update({list: "an array", dict: "an object"})
-    return names.get(type(value), type(value).__name__)
+    return _KINDS.get(type(value), type(value).__name__)
 
 
 # -- the native reading ---------------------------------------------------------
