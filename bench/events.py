@@ -270,8 +270,8 @@ def _profile_locks(directory: str, role: str) -> None:
     import json
     import threading
 
-    import syncline.store.delivery_writer as writer_module
     import syncline.store.event_log as log_module
+    import syncline.store.raw_sqlite as writer_module
 
     totals: collections.Counter[str] = collections.Counter()
     local = threading.local()

@@ -22,7 +22,7 @@ double routing). :meth:`Deliveries.settle` records one batch's outcome at once.
 
 On a SQLite file the two hot writes, :meth:`~Deliveries.route` and
 :meth:`~Deliveries.settle`, go through a connection of their own in a thread of
-their own (:class:`~syncline.store.delivery_writer.SqliteWriter`) with
+their own (:class:`~syncline.store.raw_sqlite.SqliteWriter`) with
 multi-row statements (:mod:`syncline.store.delivery_sqlite`): SQLAlchemy's
 per-parameter processing cost several times what SQLite needs per row, and the
 thread lets SQLite's work overlap the event loop's. The rows they write are the
@@ -61,8 +61,9 @@ from syncline.store.delivery_rows import (
     RetryUpdate,
     Settlement,
 )
-from syncline.store.delivery_writer import SqliteLogReader, SqliteWriter
+from syncline.store.delivery_writer import SqliteLogReader, delivery_writer
 from syncline.store.event_log import EventLog
+from syncline.store.raw_sqlite import sqlite_file
 from syncline.store.schema import (
     event_counters,
     event_dedupe,
@@ -98,11 +99,10 @@ class Deliveries:
         # Writers of one process take turns here instead of in SQLite's busy
         # handler, whose sleeps (up to 100 ms each) would stall every sender.
         self._write_turn = asyncio.Lock()
-        path = db.url.database if db.is_sqlite else None
-        # An in-memory database is private to its connection: use the engine's.
+        path = sqlite_file(db)
         # RETURNING (the dedupe upsert) needs SQLite 3.35.
-        fast = path not in (None, "", ":memory:") and sqlite3.sqlite_version_info >= (3, 35)
-        self._raw = SqliteWriter(str(path)) if fast else None
+        fast = sqlite3.sqlite_version_info >= (3, 35)
+        self._raw = delivery_writer(path) if path is not None and fast else None
 
     def close(self) -> None:
         """Close the SQLite writer's connection (it opens again on the next write)."""

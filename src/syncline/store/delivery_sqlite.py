@@ -1,4 +1,4 @@
-"""The SQL of the raw SQLite path, run by :class:`~syncline.store.delivery_writer.SqliteWriter`.
+"""The SQL of the raw SQLite path, run by :func:`~syncline.store.delivery_writer.delivery_writer`.
 
 Why this path exists: on a SQLite file the two hot writes of
 :class:`~syncline.store.deliveries.Deliveries`, ``route`` and ``settle``, spend
@@ -28,6 +28,7 @@ import orjson
 
 from syncline.store.delivery_rows import ROUTER, Delivery, NewDelivery, Settlement
 from syncline.store.event_log import LoggedEvent
+from syncline.store.raw_sqlite import read_time, sqlite_json, sqlite_time
 
 __all__ = [
     "RouteStatements",
@@ -62,9 +63,9 @@ def route_statements(
     rows: Sequence[NewDelivery], now: datetime, window: timedelta
 ) -> RouteStatements:
     """The statements :func:`route` runs for ``rows`` (see :class:`RouteStatements`)."""
-    stamp = _sqlite_time(now)
+    stamp = sqlite_time(now)
     assert stamp is not None
-    cutoff = _sqlite_time(now - window)
+    cutoff = sqlite_time(now - window)
     dedupe = [
         (
             "INSERT INTO event_dedupe (pipeline_id, message_id, seen_at) VALUES "
@@ -85,7 +86,7 @@ def _pending_inserts(pending: Sequence[NewDelivery], stamp: str) -> list[tuple[s
     received: dict[datetime | None, str | None] = {}
     for r in pending:
         if r.received_at not in received:
-            received[r.received_at] = _sqlite_time(r.received_at)
+            received[r.received_at] = sqlite_time(r.received_at)
     return [
         (
             "INSERT INTO event_deliveries (pipeline_id, connection_id, event_id,"
@@ -101,7 +102,7 @@ def _pending_inserts(pending: Sequence[NewDelivery], stamp: str) -> list[tuple[s
                     r.event_id,
                     r.message_id,
                     r.user_key,
-                    "null" if r.values is None else _sqlite_json(r.values),
+                    "null" if r.values is None else sqlite_json(r.values),
                     r.payload,
                     received[r.received_at],
                     stamp,
@@ -174,10 +175,10 @@ def route(
                     r.event_id,
                     r.message_id,
                     r.user_key,
-                    _sqlite_json(r.values),
+                    sqlite_json(r.values),
                     r.payload,
                     r.error,
-                    _sqlite_time(r.received_at),
+                    sqlite_time(r.received_at),
                     stamp,
                     stamp,
                 )
@@ -215,7 +216,7 @@ def created(row_id: int, row: NewDelivery) -> Delivery:
 
 def settle(conn: sqlite3.Connection, settlement: Settlement, now: datetime) -> tuple[None, int]:
     """Deletes the delivered rows, applies the updates and adds the counts."""
-    stamp = _sqlite_time(now)
+    stamp = sqlite_time(now)
     for part in _chunks(settlement.delivered, 1):
         marks = ", ".join("?" * len(part))
         conn.execute(f"DELETE FROM event_deliveries WHERE id IN ({marks})", part)
@@ -227,8 +228,8 @@ def settle(conn: sqlite3.Connection, settlement: Settlement, now: datetime) -> t
             [
                 (
                     u.attempts,
-                    _sqlite_time(u.first_attempt_at),
-                    None if u.dead else _sqlite_time(u.next_attempt_at),
+                    sqlite_time(u.first_attempt_at),
+                    None if u.dead else sqlite_time(u.next_attempt_at),
                     u.error,
                     u.request,
                     "dead" if u.dead else "pending",
@@ -262,11 +263,11 @@ def pending(
             message_id=row[4],
             user_key=row[5],
             attempts=row[6],
-            first_attempt_at=_read_time(row[7]),
-            next_attempt_at=_read_time(row[8]),
+            first_attempt_at=read_time(row[7]),
+            next_attempt_at=read_time(row[8]),
             values=None if row[9] is None else orjson.loads(row[9]),
             payload=bytes(row[10]),
-            received_at=_read_time(row[11]),
+            received_at=read_time(row[11]),
         )
         for row in found
     ]
@@ -335,31 +336,3 @@ def _variable_limit() -> int:
     """Parameters one statement may bind: the SQLite library's own limit (32,766 or less)."""
     with contextlib.closing(sqlite3.connect(":memory:")) as conn:
         return min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32_766)
-
-
-def _sqlite_time(value: datetime | None) -> str | None:
-    """``value`` as SQLAlchemy stores a ``UTCDateTime`` on SQLite (naive UTC text).
-
-    Raises :class:`ValueError` for a naive ``value``.
-    """
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("the store needs timezone-aware datetimes (got a naive one)")
-    v = value.astimezone(UTC)
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
-        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
-    )
-
-
-def _sqlite_json(value: Any) -> str:
-    """``value`` as SQLAlchemy's ``JSON`` stores it (None is the JSON ``null``)."""
-    return orjson.dumps(value).decode()
-
-
-def _read_time(value: str | None) -> datetime | None:
-    """A ``UTCDateTime`` column read on SQLite: timezone-aware UTC."""
-    if value is None:
-        return None
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)

@@ -1,35 +1,48 @@
 """What the store's raw ``sqlite3`` paths share: connections, WAL checkpoints, errors.
 
-Two hot paths bypass SQLAlchemy on a SQLite file — the collector's event-log
-appender (:mod:`syncline.store.event_log`) and the delivery engine's writer
-(:mod:`syncline.store.delivery_writer`) — each with connections and threads of
-its own. Their connections must behave like every store connection (WAL,
-``synchronous=FULL``, foreign keys, the busy timeout), their WAL is copied into
-the database file by a background thread instead of inside a commit a client
-waits for, and their errors reach callers as the SQLAlchemy exceptions the
-rest of the store raises.
+Three hot paths bypass SQLAlchemy on a SQLite file — the collector's
+event-log appender (:mod:`syncline.store.event_log`), the delivery engine's
+writes (:mod:`syncline.store.delivery_writer`) and the checkpoint after each
+batch of an import or export run (:mod:`syncline.store.runs_sqlite`) — each
+with connections and threads of its own. Their connections must behave like
+every store connection (WAL, ``synchronous=FULL``, foreign keys, the busy
+timeout), their WAL is copied into the database file by a background thread
+instead of inside a commit a client waits for, their errors reach callers as
+the SQLAlchemy exceptions the rest of the store raises, and they write the
+column formats SQLAlchemy writes (:func:`sqlite_time`, :func:`sqlite_json`),
+so each path reads what the other wrote.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
+import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
-from syncline.store.database import BUSY_TIMEOUT_MS
+from syncline.store.database import BUSY_TIMEOUT_MS, Database
 
 __all__ = [
     "WAL_LIMIT_FRAMES",
+    "SqliteWriter",
     "WalCheckpointer",
     "begin_immediate",
     "connect",
+    "read_time",
     "release",
+    "sqlite_file",
+    "sqlite_json",
+    "sqlite_time",
     "store_error",
 ]
 
@@ -37,6 +50,16 @@ log = logging.getLogger("syncline.store")
 
 WAL_LIMIT_FRAMES = 8192
 """Frames (pages) past which a checkpoint truncates the WAL: 32 MiB at SQLite's 4 KiB pages."""
+
+
+def sqlite_file(db: Database) -> str | None:
+    """The SQLite file of ``db`` when a raw path can serve it, else None.
+
+    None on another database, and on an in-memory SQLite database, which is
+    private to the connection that created it: the engine's must be used.
+    """
+    path = db.url.database if db.is_sqlite else None
+    return None if path in (None, "", ":memory:") else str(path)
 
 
 def connect(
@@ -202,3 +225,117 @@ def release(
     for box in boxes:
         while box:
             box.pop().close()
+
+
+def sqlite_time(value: datetime | None) -> str | None:
+    """``value`` as SQLAlchemy stores a ``UTCDateTime`` on SQLite (naive UTC text).
+
+    Raises :class:`ValueError` for a naive ``value``.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("the store needs timezone-aware datetimes (got a naive one)")
+    v = value.astimezone(UTC)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
+        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+    )
+
+
+def sqlite_json(value: Any) -> str:
+    """``value`` as SQLAlchemy's ``JSON`` stores it (None is the JSON ``null``)."""
+    return orjson.dumps(value).decode()
+
+
+def read_time(value: str | None) -> datetime | None:
+    """A ``UTCDateTime`` column read on SQLite: timezone-aware UTC."""
+    if value is None:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+class SqliteWriter:
+    """Runs a raw SQLite path's transactions and reads on a SQLite file.
+
+    ``name`` names its threads; ``what`` its errors (``"<what> write"``);
+    ``pragmas`` are added to the store's. Two connections of its own (the store's pragmas: WAL, ``synchronous=FULL``,
+    foreign keys, busy timeout), each used from a thread of its own: one for
+    writes, in ``BEGIN IMMEDIATE`` transactions like every store write, and one
+    for reads, so that a write waiting for another process's lock never holds
+    up a read (WAL readers do not wait for writers). The WAL is checkpointed by
+    a :class:`WalCheckpointer` (PASSIVE, every ``checkpoint_rows`` rows
+    written) instead of inside a commit that a writer waits for. Errors are raised as
+    the SQLAlchemy exceptions the rest of the store raises.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        name: str,
+        what: str,
+        pragmas: Sequence[str] = (),
+        checkpoint_rows: int = 20_000,
+    ) -> None:
+        self._path = path
+        self._what = what
+        self._pragmas = tuple(pragmas)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-read")
+        self._checkpoints = WalCheckpointer(path, checkpoint_rows, f"{name}-checkpoint")
+        # In boxes that the finalizer can close without keeping the writer alive.
+        self._box: list[sqlite3.Connection] = []
+        self._read_box: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        weakref.finalize(self, release, (self._executor, self._reader), (self._box, self._read_box))
+
+    async def run(self, work: Callable[..., Any], *args: Any) -> Any:
+        """Run ``work(conn, *args)`` in one write transaction; it returns (result, rows written)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transaction, work, args)
+
+    async def read(self, work: Callable[..., Any], *args: Any) -> Any:
+        """Run ``work(conn, *args)`` on the read connection (each query reads one snapshot)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, self._plain, work, args)
+
+    def close(self) -> None:
+        """Close both connections (each opens again on its next use); the threads stay."""
+        for lock, box in ((self._lock, self._box), (self._read_lock, self._read_box)):
+            with lock:
+                while box:
+                    box.pop().close()
+
+    def _conn(self, box: list[sqlite3.Connection]) -> sqlite3.Connection:
+        if not box:
+            box.append(self._connect())
+        return box[0]
+
+    def _plain(self, work: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        with self._read_lock:
+            try:
+                return work(self._conn(self._read_box), *args)
+            except sqlite3.Error as error:
+                raise store_error(error, f"{self._what} read") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        return connect(self._path, pragmas=self._pragmas)
+
+    def _transaction(self, work: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        with self._lock:
+            conn = self._conn(self._box)
+            try:
+                begin_immediate(conn)
+                result, written = work(conn, *args)
+                conn.execute("COMMIT")
+            except BaseException as error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                failure = store_error(error, f"{self._what} write")
+                if failure is error:
+                    raise
+                raise failure from None
+            self._checkpoints.written(written)
+        return result
