@@ -243,7 +243,12 @@ def _fresh_directory(work: Path) -> None:
 
 
 async def engine(
-    url: str, page_size: int, destination: str, work: Path, source: str = "bench-api"
+    url: str,
+    page_size: int,
+    destination: str,
+    work: Path,
+    source: str = "bench-api",
+    batch_size: int = BATCH,
 ) -> int:
     """A full import through run_pipeline into a fresh destination; return records written.
 
@@ -280,7 +285,7 @@ async def engine(
         await store.pipelines.save(
             "users", kind="import", target="users",
             source_connection_id=source.id, destination_connection_id=out.id,
-            config=PipelineConfig(destination_options=options, batch_size=BATCH).to_json(),
+            config=PipelineConfig(destination_options=options, batch_size=batch_size).to_json(),
         )  # fmt: skip
         # As `syncline run` does once the connectors are open.
         run = await run_pipeline(
@@ -303,6 +308,7 @@ def measure(
     repeat: int,
     destinations: list[str],
     styles: tuple[str, ...] = ("json",),
+    batch_size: int = BATCH,
 ) -> dict[str, Any]:
     """Records/s of the ceiling and of each destination × connector style, interleaved.
 
@@ -329,7 +335,9 @@ def measure(
                             n = asyncio.run(ceiling(url, size))
                         else:
                             work = Path(tmp) / "w"
-                            n = asyncio.run(engine(url, size, destination, work, source))
+                            n = asyncio.run(
+                                engine(url, size, destination, work, source, batch_size)
+                            )
                         seconds = time.perf_counter() - began
                         assert n == records, (name, n)
                         key = f"{name} page={size}"
@@ -538,6 +546,9 @@ def main() -> None:
         default="json",
         help="comma-separated: json (RecordsPage.from_json), records (hand-built Record values)",
     )
+    parser.add_argument(
+        "--batch-size", type=int, default=BATCH, help=f"the pipelines' batch_size ({BATCH})"
+    )
     parser.add_argument("--rss", help="comma-separated record counts for the peak-RSS runs")
     parser.add_argument("--destination", default="sqlite")
     parser.add_argument("--breakdown", action="store_true", help="CPU cost per record of each step")
@@ -563,7 +574,9 @@ def main() -> None:
         unknown = set(styles) - set(SOURCES)
         if unknown:
             parser.error(f"--connectors: unknown {', '.join(sorted(unknown))}; use json, records")
-        result = measure(args.records, sizes, args.repeat, args.destinations.split(","), styles)
+        result = measure(
+            args.records, sizes, args.repeat, args.destinations.split(","), styles, args.batch_size
+        )
     print(json.dumps(result, indent=2, default=str))
 
 

@@ -79,6 +79,30 @@ class LeaseLost(StoreError):
     must stop working on it: writing more would race the new owner.
     """
 
+    @classmethod
+    def unless_owned(
+        cls, run_id: int, owner: str, found: tuple[str, str] | None
+    ) -> LeaseLost | None:
+        """The error when ``owner`` does not hold run ``run_id``, else None.
+
+        ``found`` is the run's ``(status, owner)``, or None when the run or its
+        pipeline's checkpoint no longer exists.
+        """
+        if found is None:
+            return cls(f"run {run_id} no longer exists (its pipeline was removed)")
+        status, run_owner = found
+        if status != "running" or run_owner != owner:
+            return cls(
+                f"run {run_id} is {status} under owner {run_owner!r}, not running under "
+                f"{owner!r}; stop working on it"
+            )
+        return None
+
+    @classmethod
+    def checkpoint_taken(cls, run_id: int) -> LeaseLost:
+        """The error when another run's progress is in the pipeline's checkpoint."""
+        return cls(f"run {run_id} no longer owns its pipeline's checkpoint")
+
 
 class SecretKeyError(StoreError):
     """The ``SYNCLINE_SECRET_KEY`` environment variable is not a valid key."""

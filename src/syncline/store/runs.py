@@ -33,9 +33,11 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from syncline.store import runs_sqlite
 from syncline.store.database import Database, chunks, inserted_id
 from syncline.store.entities import Checkpoint, ErrorGroup, Run, RunStatus
 from syncline.store.errors import LeaseLost, NotFound, RunAlreadyLive
+from syncline.store.raw_sqlite import SqliteWriter, sqlite_file
 from syncline.store.schema import pipeline_checkpoints, pipeline_records, runs
 
 __all__ = ["Runs"]
@@ -110,6 +112,19 @@ class Runs:
     def __init__(self, db: Database, clock: Callable[[], datetime]):
         self._db = db
         self._clock = clock
+        # On a SQLite file, checkpoints take the raw path (see runs_sqlite).
+        path = sqlite_file(db)
+        self._raw = (
+            None
+            if path is None
+            # A checkpoint writes two rows: the WAL is copied back every 100 or so.
+            else SqliteWriter(path, name="syncline-runs", what="run", checkpoint_rows=200)
+        )
+
+    def close(self) -> None:
+        """Close the SQLite checkpoint writer's connection (it opens again on next use)."""
+        if self._raw is not None:
+            self._raw.close()
 
     async def start(
         self,
@@ -225,13 +240,30 @@ class Runs:
         totals, not increments); the heartbeat is renewed. When this returns the
         transaction is committed and fsynced. ``LeaseLost`` if the run is not
         running under ``owner``.
+
+        On a SQLite file the transaction runs on a connection and a thread of
+        its own, in one trip (:mod:`syncline.store.runs_sqlite`).
         """
         now = self._clock()
         ids = sorted(set(seen_record_ids))
+        if self._raw is not None:
+            moved: Checkpoint = await self._raw.run(
+                runs_sqlite.checkpoint,
+                run_id,
+                owner,
+                cursor,
+                high_water,
+                ids,
+                counts,
+                error_groups,
+                timings,
+                now,
+            )
+            return moved
         async with self._db.write() as conn:
             run, cp = await self._owned(conn, run_id, owner)
             if cp.run_id != run_id:
-                raise LeaseLost(f"run {run_id} no longer owns its pipeline's checkpoint")
+                raise LeaseLost.checkpoint_taken(run_id)
             run_high_water = _later(cp.run_high_water, high_water)
             await conn.execute(
                 pipeline_checkpoints.update()
@@ -449,14 +481,13 @@ class Runs:
         row = (
             await conn.execute(sa.select(runs).where(runs.c.id == run_id).with_for_update())
         ).first()
-        if row is None or cp_row is None:
-            raise LeaseLost(f"run {run_id} no longer exists (its pipeline was removed)")
-        run = _run(row)
-        if run.status != "running" or run.owner != owner:
-            raise LeaseLost(
-                f"run {run_id} is {run.status} under owner {run.owner!r}, not running under "
-                f"{owner!r}; stop working on it"
-            )
+        run = None if row is None or cp_row is None else _run(row)
+        lost = LeaseLost.unless_owned(
+            run_id, owner, None if run is None else (run.status, run.owner)
+        )
+        if lost is not None:
+            raise lost
+        assert run is not None and cp_row is not None
         return run, _checkpoint(cp_row)
 
     async def _get(self, conn: AsyncConnection, run_id: int) -> Run:

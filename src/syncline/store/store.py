@@ -98,7 +98,8 @@ class Store:
             return await conn.run_sync(migrations.current_revision)
 
     async def close(self) -> None:
-        """Close every pooled database connection."""
+        """Close every pooled database connection, and the run checkpoints' own."""
+        self.runs.close()
         await self.database.dispose()
 
     async def __aenter__(self) -> Store:
