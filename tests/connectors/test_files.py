@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syncline.connectors.files import _partial
 from syncline.connectors.files._options import CsvOptions, FileOptions, FileSettings
@@ -365,6 +367,48 @@ async def test_a_resumed_run_leaves_one_line_per_record(
     )
     leftovers = await asyncio.to_thread(lambda: [p.name for p in tmp_path.iterdir()])
     assert sorted(leftovers) == [path.name]
+
+
+def test_compaction_ranges_join_when_they_touch() -> None:
+    ranges = [(0, 0), (0, 5), (5, 9), (12, 15), (15, 15), (20, 21)]
+    assert list(_partial._adjacent(ranges)) == [(0, 9), (12, 15), (20, 21)]
+    assert list(_partial._adjacent([(0, 0)])) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    header=st.sampled_from([b"", b"id,n\n"]),
+    ids=st.lists(st.sampled_from(["a", "b", "c", "d", None]), max_size=40),
+    chunk=st.integers(min_value=1, max_value=40),
+)
+def test_compaction_keeps_the_last_line_of_each_id_and_every_line_without_one(
+    tmp_path_factory: pytest.TempPathFactory, header: bytes, ids: list[str | None], chunk: int
+) -> None:
+    lines = [f"{record_id or ''},{n}\n".encode() for n, record_id in enumerate(ids)]
+    partial = tmp_path_factory.mktemp("compact") / "out.csv.partial"
+    partial.write_bytes(header + b"".join(lines))
+
+    def entries(path: str) -> Any:
+        spans = []
+        position = len(header)
+        for line, record_id in zip(lines, ids, strict=True):
+            spans.append((position, position + len(line), record_id))
+            position += len(line)
+        return len(header), iter(spans)
+
+    last = {record_id: n for n, record_id in enumerate(ids) if record_id is not None}
+    expected = [
+        line
+        for n, (line, i) in enumerate(zip(lines, ids, strict=True))
+        if i is None or last[i] == n
+    ]
+    original = _partial._COPY_CHUNK
+    _partial._COPY_CHUNK = chunk  # ranges copied in several reads, too
+    try:
+        _partial._compact(str(partial), entries)
+    finally:
+        _partial._COPY_CHUNK = original
+    assert partial.read_bytes() == header + b"".join(expected)
 
 
 async def test_a_partial_file_with_other_columns_is_refused(tmp_path: Path) -> None:

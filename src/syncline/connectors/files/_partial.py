@@ -41,7 +41,8 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
+from typing import BinaryIO
 
 import orjson
 
@@ -243,35 +244,69 @@ def finish(path: str, entries: Entries) -> bool:
 
 
 def _compact(partial: str, entries: Entries) -> None:
-    """Copy ``partial`` keeping the last line of each ID (and every line without one)."""
+    """Copy ``partial`` keeping the last line of each ID (and every line without one).
+
+    One pass reads the file (its lines' IDs and byte ranges go to a temporary
+    table); the copy then reads the kept ranges in file order, each run of
+    adjacent kept lines as one range: a resumed run re-sends one batch, so
+    nearly every line is kept and the copy is a few large ranges.
+    """
     db = _scratch()
     try:
-        db.execute("CREATE TABLE last (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID")
-        db.execute("CREATE TABLE keep (seq INTEGER PRIMARY KEY)")
-        _header_end, spans = entries(partial)
-        numbered = (
-            (record_id, i) for i, (_s, _e, record_id) in enumerate(spans) if record_id is not None
+        # seq: the line's number; id: NULL for lines without one (all kept).
+        db.execute(
+            "CREATE TABLE line (seq INTEGER PRIMARY KEY, id TEXT, start INTEGER, end INTEGER)"
         )
+        db.execute("CREATE TABLE last (id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID")
+        header_end, spans = entries(partial)
+        numbered = ((i, record_id, start, end) for i, (start, end, record_id) in enumerate(spans))
         db.execute("BEGIN")
         while chunk := list(islice(numbered, _CHUNK)):
-            db.executemany("INSERT OR REPLACE INTO last VALUES (?, ?)", chunk)
-        db.execute("INSERT INTO keep SELECT seq FROM last")
+            db.executemany("INSERT INTO line VALUES (?, ?, ?, ?)", chunk)
+        db.execute(
+            "INSERT OR REPLACE INTO last SELECT id, seq FROM line WHERE id IS NOT NULL ORDER BY seq"
+        )
         db.execute("COMMIT")
-        kept = (seq for (seq,) in db.execute("SELECT seq FROM keep ORDER BY seq"))
-        following = next(kept, None)
-        header_end, spans = entries(partial)
+        kept = db.execute(
+            "SELECT start, end FROM line WHERE id IS NULL OR seq IN (SELECT seq FROM last)"
+            " ORDER BY seq"
+        )
         compacted = partial + ".compact"
         with open(partial, "rb") as source, open(compacted, "wb") as target:
-            target.write(source.read(header_end))
-            for i, (start, end, record_id) in enumerate(spans):
-                if record_id is not None:
-                    if i != following:
-                        continue
-                    following = next(kept, None)
-                source.seek(start)
-                target.write(source.read(end - start))
+            for start, end in _adjacent(chain([(0, header_end)], kept)):
+                _copy(source, target, start, end)
             target.flush()
             os.fsync(target.fileno())
         os.replace(compacted, partial)
     finally:
         db.close()
+
+
+def _adjacent(ranges: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """``ranges`` (in file order), each run of touching ranges joined into one."""
+    start = end = -1
+    for low, high in ranges:
+        if low == end:
+            end = high
+            continue
+        if end > start:
+            yield start, end
+        start, end = low, high
+    if end > start:
+        yield start, end
+
+
+_COPY_CHUNK = 1 << 20
+"""Bytes read and written at a time when copying a range of a file."""
+
+
+def _copy(source: BinaryIO, target: BinaryIO, start: int, end: int) -> None:
+    """Append bytes ``[start, end)`` of ``source`` to ``target``, a bounded chunk at a time."""
+    source.seek(start)
+    left = end - start
+    while left > 0:
+        data = source.read(min(left, _COPY_CHUNK))
+        if not data:
+            raise OSError(f"{source.name} ended before byte {end}: it changed during the copy")
+        target.write(data)
+        left -= len(data)
