@@ -12,7 +12,7 @@ loop. Two ways, interleaved in each repetition:
   transaction in one trip to the store's run writer thread;
 * ``sqlalchemy`` — the same store with that writer switched off, so the
   checkpoint takes the SQLAlchemy path that PostgreSQL and in-memory SQLite
-  take (six trips through the asyncio driver).
+  take (six or more trips through the asyncio driver).
 
 Prints the median milliseconds per checkpoint of each, and their ratio.
 """

@@ -258,15 +258,16 @@ def read_time(value: str | None) -> datetime | None:
 class SqliteWriter:
     """Runs a raw SQLite path's transactions and reads on a SQLite file.
 
-    ``name`` names its threads; ``what`` its errors (``"<what> write"``);
-    ``pragmas`` are added to the store's. Two connections of its own (the store's pragmas: WAL, ``synchronous=FULL``,
-    foreign keys, busy timeout), each used from a thread of its own: one for
-    writes, in ``BEGIN IMMEDIATE`` transactions like every store write, and one
-    for reads, so that a write waiting for another process's lock never holds
-    up a read (WAL readers do not wait for writers). The WAL is checkpointed by
-    a :class:`WalCheckpointer` (PASSIVE, every ``checkpoint_rows`` rows
-    written) instead of inside a commit that a writer waits for. Errors are raised as
-    the SQLAlchemy exceptions the rest of the store raises.
+    Two connections of its own (the store's pragmas: WAL, ``synchronous=FULL``,
+    foreign keys, busy timeout; plus ``pragmas``), each used from a thread of
+    its own: one for writes, in ``BEGIN IMMEDIATE`` transactions like every
+    store write, and one for reads, so that a write waiting for another
+    process's lock never holds up a read (WAL readers do not wait for
+    writers). The WAL is checkpointed by a :class:`WalCheckpointer` (PASSIVE,
+    every ``checkpoint_rows`` rows written) instead of inside a commit that a
+    writer waits for. Errors are raised as the SQLAlchemy exceptions the rest
+    of the store raises, named after ``what`` (``"<what> write"``); ``name``
+    names the threads.
     """
 
     def __init__(

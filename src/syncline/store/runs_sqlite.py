@@ -2,16 +2,17 @@
 
 Why this path exists: an import or export run checkpoints after every batch
 (500 records by default). Through SQLAlchemy's asyncio layer a checkpoint is
-six trips between the event loop and the driver's thread (``BEGIN``, two
-locking reads, two updates, ``COMMIT``), each statement built and processed in
-Python: 4 ms a checkpoint on an idle machine, and several times that during a
-run, where every trip waits for the GIL while the run decodes and encodes
-records. The same transaction on a plain ``sqlite3`` connection takes
-0.3–0.5 ms, most of it the fsync. Here :func:`checkpoint` runs it on the
-store's run writer (a :class:`~syncline.store.raw_sqlite.SqliteWriter`, its
-own connection and thread), with the statements, checks and column formats
-of the SQLAlchemy path (:meth:`syncline.store.runs.Runs.checkpoint`), which
-other databases still take.
+at least six trips between the event loop and the driver's thread
+(``BEGIN``, two locking reads, two updates, ``COMMIT``), each statement built
+and processed in Python: 3.5 ms a checkpoint on an idle event loop
+(``bench/checkpoint.py``), and several times that during a run, where every
+trip waits for the GIL while the run decodes and encodes records. The
+same transaction on a plain ``sqlite3`` connection takes 0.3–0.5 ms, most of
+it the fsync. Here :func:`checkpoint` runs it on the store's run writer (a
+:class:`~syncline.store.raw_sqlite.SqliteWriter`, its own connection and
+thread), with the statements, checks and column formats of the SQLAlchemy
+path (:meth:`syncline.store.runs.Runs.checkpoint`), which other databases
+still take.
 """
 
 from __future__ import annotations
