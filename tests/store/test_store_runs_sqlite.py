@@ -95,15 +95,33 @@ async def _story(store: Store) -> list[Any]:
         )
     )
     await read_back()
-    # Refusals, with their messages: another owner, then a run that ended.
-    for owner in ("w2", "w1"):
-        with pytest.raises(LeaseLost) as refused:
-            await store.runs.checkpoint(run.id, owner=owner, cursor="x", high_water=T0)
-        seen.append(str(refused.value))
-        await read_back()
-        if owner == "w2":
-            await store.runs.finish(run.id, owner="w1", status="failed")
+    # Refusals, with their messages: another owner; a checkpoint that no longer
+    # holds this run's progress (no call makes one while the run is live, so
+    # the row is changed by hand, then put back); a run that ended.
+    with pytest.raises(LeaseLost) as refused:
+        await store.runs.checkpoint(run.id, owner="w2", cursor="x", high_water=T0)
+    seen.append(str(refused.value))
+    await read_back()
+    await _set_checkpoint_run(store, pipeline.id, None)
+    with pytest.raises(LeaseLost) as refused:
+        await store.runs.checkpoint(run.id, owner="w1", cursor="x", high_water=T0)
+    seen.append(str(refused.value))
+    await _set_checkpoint_run(store, pipeline.id, run.id)
+    await read_back()
+    await store.runs.finish(run.id, owner="w1", status="failed")
+    with pytest.raises(LeaseLost) as refused:
+        await store.runs.checkpoint(run.id, owner="w1", cursor="x", high_water=T0)
+    seen.append(str(refused.value))
+    await read_back()
     return seen
+
+
+async def _set_checkpoint_run(store: Store, pipeline_id: int, run_id: int | None) -> None:
+    async with store.database.engine.begin() as conn:
+        await conn.execute(
+            sa.text("UPDATE pipeline_checkpoints SET run_id = :run WHERE pipeline_id = :pipeline"),
+            {"run": run_id, "pipeline": pipeline_id},
+        )
 
 
 async def test_the_raw_path_writes_and_returns_what_sqlalchemy_does(
