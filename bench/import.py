@@ -510,12 +510,12 @@ def native_reference(pages: list[bytes], records: int) -> dict[str, float]:
     return {name: seconds / records * 1e6 for name, seconds in spent.items()}
 
 
-def rss_child(records: int, destination: str) -> None:
+def rss_child(records: int, destination: str, batch_size: int = BATCH) -> None:
     """In a fresh process: import ``records`` records, print the peak RSS in MB."""
     process, url = start_server(records, [1000], prerender=False)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            n = asyncio.run(engine(url, 1000, destination, Path(tmp) / "w"))
+            n = asyncio.run(engine(url, 1000, destination, Path(tmp) / "w", batch_size=batch_size))
             assert n == records
     finally:
         process.kill()
@@ -523,11 +523,12 @@ def rss_child(records: int, destination: str) -> None:
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def rss(counts: list[int], destination: str) -> dict[int, float]:
+def rss(counts: list[int], destination: str, batch_size: int = BATCH) -> dict[int, float]:
     peaks = {}
     for count in counts:
         out = subprocess.run(
-            [sys.executable, __file__, "--rss-child", str(count), "--destination", destination],
+            [sys.executable, __file__, "--rss-child", str(count), "--destination", destination,
+             "--batch-size", str(batch_size)],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
         peaks[count] = float(out.stdout.strip().splitlines()[-1])
@@ -547,7 +548,10 @@ def main() -> None:
         help="comma-separated: json (RecordsPage.from_json), records (hand-built Record values)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=BATCH, help=f"the pipelines' batch_size ({BATCH})"
+        "--batch-size",
+        type=int,
+        default=BATCH,
+        help=f"the pipelines' batch_size in the throughput and --rss runs ({BATCH})",
     )
     parser.add_argument("--rss", help="comma-separated record counts for the peak-RSS runs")
     parser.add_argument("--destination", default="sqlite")
@@ -561,14 +565,14 @@ def main() -> None:
         serve(args.serve, sizes, prerender=not args.lazy)
         return
     if args.rss_child:
-        rss_child(args.rss_child, args.destination)
+        rss_child(args.rss_child, args.destination, args.batch_size)
         return
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}", flush=True)  # fmt: skip
     if args.breakdown:
         result: Any = breakdown(args.records)
     elif args.rss:
-        result = rss([int(c) for c in args.rss.split(",")], args.destination)
+        result = rss([int(c) for c in args.rss.split(",")], args.destination, args.batch_size)
     else:
         styles = tuple(args.connectors.split(","))
         unknown = set(styles) - set(SOURCES)
